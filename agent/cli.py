@@ -1,0 +1,207 @@
+"""The `browser-agent` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from loguru import logger
+
+from agent.config import AgentSettings, load_settings
+from agent.errors import BrowserAgentError, InvalidInput
+from agent.levels import RecordingLevel
+from agent.logs import configure_logging
+from agent.result import RunResult
+from agent.runtime import browser_driver, script_executor
+from agent.script import SecretRef, VariableValue, bind, load_script_file
+
+app = typer.Typer(
+    name="browser-agent",
+    help="Headless browser automation with recording levels, for AWS Step Functions activities.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+EXIT_SCRIPT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+T = TypeVar("T")
+
+EnvOption = Annotated[
+    str | None, typer.Option("--env", help="Environment section of the settings (dev, staging, prod).")
+]
+SettingsOption = Annotated[
+    Path | None, typer.Option("--settings", help="A local settings file layered over settings.toml.")
+]
+LevelOption = Annotated[
+    str | None,
+    typer.Option("--level", help="Recording level: NONE, ERROR, INFO, DEBUG or TRACE."),
+]
+
+
+def _settings(env: str | None, settings_file: Path | None, **overrides: Any) -> AgentSettings:
+    settings = load_settings(env=env, settings_file=settings_file, overrides=overrides)
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+def _guarded(work: Callable[[], T]) -> T:
+    """Run a command body; our own errors become one clear line and exit code 2."""
+    try:
+        return work()
+    except BrowserAgentError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def _parse_pairs(pairs: list[str], flag: str) -> dict[str, str]:
+    parsed = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise InvalidInput(f"{flag} {pair!r}: expected NAME=VALUE")
+        parsed[name] = value
+    return parsed
+
+
+def _print_result(result: RunResult) -> None:
+    typer.echo(json.dumps(result.to_json_dict(), indent=2, ensure_ascii=False))
+
+
+@app.command("run-script")
+def run_script(
+    file: Annotated[Path, typer.Argument(help="The script (JSON) to run.")],
+    var: Annotated[
+        list[str] | None, typer.Option("--var", help="A variable, NAME=VALUE (repeatable).")
+    ] = None,
+    secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--secret",
+            help="A secret variable by reference, NAME=env:VAR or NAME=secretsmanager:ID#KEY.",
+        ),
+    ] = None,
+    level: LevelOption = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the recording (spool_dir).")
+    ] = None,
+    demo_site: Annotated[
+        bool,
+        typer.Option(
+            "--demo-site",
+            help="Serve the bundled demo site for this run and supply its base_url, username "
+            "and password to variables that are not given.",
+        ),
+    ] = False,
+    env: EnvOption = None,
+    settings_file: SettingsOption = None,
+) -> None:
+    """Run one script in headless Chromium; print the result JSON; exit 1 if it failed."""
+
+    def work() -> RunResult:
+        settings = _settings(env, settings_file, spool_dir=str(out) if out else None)
+        script = load_script_file(file)
+        given: dict[str, VariableValue] = dict(_parse_pairs(var or [], "--var"))
+        given.update({k: SecretRef(v) for k, v in _parse_pairs(secret or [], "--secret").items()})
+        choice = settings.level_for(
+            script_level=script.session.recording_level, task_level=level,
+            task_source="--level flag",
+        )
+        return asyncio.run(_run_one(settings, script, given, choice, demo_site))
+
+    result = _guarded(work)
+    _print_result(result)
+    if not result.success:
+        raise typer.Exit(EXIT_SCRIPT_FAILED)
+
+
+async def _run_one(
+    settings: AgentSettings, script: Any, given: dict[str, VariableValue], choice: Any,
+    demo_site: bool,
+) -> RunResult:
+    from agent.demo.runner import demo_variables
+    from agent.demo.site import DemoSite
+
+    async with browser_driver(settings) as driver:
+        executor = script_executor(settings, driver)
+        if not demo_site:
+            return await executor.run(bind(script, given), choice)
+        with DemoSite() as site:
+            for name, value in demo_variables(site).items():
+                if name in script.variables:
+                    given.setdefault(name, value)
+            return await executor.run(bind(script, given), choice)
+
+
+@app.command()
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the recordings, one sub-folder per level.")
+    ] = Path("recordings/demo"),
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Only serve the demo site until interrupted.")
+    ] = False,
+    levels: Annotated[
+        str, typer.Option("--levels", help="Comma-separated levels to run the examples at.")
+    ] = "NONE,ERROR,INFO,DEBUG,TRACE",
+    env: EnvOption = None,
+    settings_file: SettingsOption = None,
+) -> None:
+    """Run the bundled examples against the bundled demo site at every recording level."""
+    from agent.demo.runner import example_scripts, run_demo
+    from agent.demo.site import DemoSite
+
+    if serve:
+        _serve_demo_site(DemoSite)
+        return
+
+    def work() -> None:
+        settings = _settings(env, settings_file)
+        chosen = [RecordingLevel.parse(n, where="--levels") for n in levels.split(",") if n.strip()]
+        typer.echo(f"Running {len(example_scripts())} example scripts at {len(chosen)} levels…")
+        rows = asyncio.run(run_demo(settings, out, chosen))
+        typer.echo(f"\n{'level':<6} {'runs':>4} {'failed':>6} {'sessions':>8} {'artifacts':>9} "
+                   f"{'bytes':>11}  where")
+        for row in rows:
+            typer.echo(
+                f"{row.level.name:<6} {row.runs:>4} {row.failed:>6} {row.sessions:>8} "
+                f"{row.artifacts:>9} {row.bytes:>11,}  {row.folder}"
+            )
+        typer.echo("\n(fails_on_purpose fails at every level, on purpose: that is the ERROR case.)")
+
+    try:
+        _guarded(work)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def _serve_demo_site(site_type: Any) -> None:
+    import threading
+
+    with site_type() as site:
+        typer.echo(f"Demo site at {site.url}  (Ctrl-C to stop)")
+        typer.echo(f"Try: browser-agent run-script examples/login.json --var base_url={site.url} "
+                   f"--var username={site.USERNAME} --secret password=env:DEMO_PASSWORD")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        logger.warning("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Settings: read once, here, from the dynaconf layers, and passed down as typed values."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dynaconf import Dynaconf, inspect_settings
+
+from agent.errors import ConfigurationError
+from agent.levels import LevelChoice, RecordingLevel
+from agent.resources import bundled_path
+
+ENV_PREFIX = "BROWSER_AGENT"
+OVERRIDE_VAR = "RECORDING_LEVEL_OVERRIDE"
+SETTINGS_FILE_VAR = "BROWSER_AGENT_SETTINGS_FILE"
+LOCAL_SETTINGS_CANDIDATES = (
+    Path("settings.local.toml"),
+    Path("~/.config/browser-agent/settings.toml").expanduser(),
+)
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    env: str
+    agent_name: str
+    activity_arn: str | None
+    s3_bucket: str | None
+    aws_region: str | None
+    spool_dir: Path
+    level: LevelChoice
+    level_by_agent: dict[str, RecordingLevel]
+    ring_size: int
+    browser_executable_path: str | None
+    headless: bool
+    step_timeout_ms: int
+    navigation_timeout_ms: int
+    log_format: str
+    log_level: str
+    level_override: str | None
+    settings_files: list[Path] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def level_for(self, *, script_level: str | None = None, task_level: str | None = None,
+                  task_source: str = "task input recording_level") -> LevelChoice:
+        """The level of spec 4.2: settings < agent < script < task < RECORDING_LEVEL_OVERRIDE."""
+        choice = self.level
+        if self.agent_name in self.level_by_agent:
+            choice = LevelChoice(
+                self.level_by_agent[self.agent_name], f"recording.level_by_agent.{self.agent_name}"
+            )
+        for value, source in (
+            (script_level, "script session.recording_level"),
+            (task_level, task_source),
+            (self.level_override, f"{OVERRIDE_VAR} environment variable"),
+        ):
+            if value is not None and value != "":
+                choice = LevelChoice(_parse_level(value, source), source)
+        return choice
+
+
+def load_settings(
+    *, env: str | None = None, settings_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
+) -> AgentSettings:
+    """Read every layer; `overrides` are command-line flags (highest, below the level rules)."""
+    environ = os.environ if environ is None else environ
+    env = env or environ.get(f"{ENV_PREFIX}_ENV") or "dev"
+    files = [bundled_path("settings.toml")]
+    local = _local_settings_file(settings_file, environ)
+    if local is not None:
+        files.append(local)
+    raw = Dynaconf(
+        envvar_prefix=ENV_PREFIX,
+        settings_files=[str(f) for f in files],
+        environments=True,
+        env=env,
+        env_switcher=f"{ENV_PREFIX}_ENV_SWITCHER_UNUSED",
+        merge_enabled=True,
+        load_dotenv=False,
+    )
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            raw.set(key, value)
+    sources = {key: _source_of(raw, key, files) for key in _REPORTED_KEYS}
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            sources[key] = "command-line flag"
+    return _typed(raw, env, files, sources, environ)
+
+
+_REPORTED_KEYS = (
+    "agent_name", "activity_arn", "s3_bucket", "aws_region", "spool_dir", "recording.level",
+    "recording.ring_size", "browser.executable_path", "browser.headless",
+    "browser.step_timeout_ms", "log.format",
+)
+
+
+def _typed(
+    raw: Any, env: str, files: list[Path], sources: dict[str, str], environ: Mapping[str, str]
+) -> AgentSettings:
+    def get(key: str, default: Any = None) -> Any:
+        return raw.get(key, default)
+
+    def as_int(key: str, low: int, high: int) -> int:
+        value = get(key)
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = low - 1
+        if not low <= number <= high:
+            raise ConfigurationError(
+                f"setting {key} = {value!r} (from {sources.get(key, _source_of(raw, key, files))})"
+                f" must be a whole number from {low} to {high}"
+            )
+        return number
+
+    level_source = sources["recording.level"]
+    by_agent = {
+        str(name): _parse_level(value, f"recording.level_by_agent.{name}")
+        for name, value in (get("recording.level_by_agent") or {}).items()
+    }
+    log_format = str(get("log.format", "auto")).lower()
+    if log_format not in {"auto", "json", "text"}:
+        raise ConfigurationError(
+            f"setting log.format = {log_format!r} (from {sources['log.format']}) must be one of "
+            "auto, json, text"
+        )
+    return AgentSettings(
+        env=env,
+        agent_name=str(get("agent_name") or "") or default_agent_name(environ),
+        activity_arn=str(get("activity_arn") or "") or None,
+        s3_bucket=str(get("s3_bucket") or "") or None,
+        aws_region=str(get("aws_region") or "") or None,
+        spool_dir=Path(str(get("spool_dir") or "recordings")).expanduser(),
+        level=LevelChoice(_parse_level(get("recording.level"), level_source), level_source),
+        level_by_agent=by_agent,
+        ring_size=as_int("recording.ring_size", 0, 100),
+        browser_executable_path=str(get("browser.executable_path") or "") or None,
+        headless=_as_bool(get("browser.headless", True)),
+        step_timeout_ms=as_int("browser.step_timeout_ms", 1, 600_000),
+        navigation_timeout_ms=as_int("browser.navigation_timeout_ms", 1, 600_000),
+        log_format=log_format,
+        log_level=str(get("log.level", "INFO")).upper(),
+        level_override=environ.get(OVERRIDE_VAR) or None,
+        settings_files=files,
+        sources=sources,
+    )
+
+
+def _parse_level(value: object, source: str) -> RecordingLevel:
+    try:
+        return RecordingLevel.parse(value, where=source)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
+def _as_bool(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in {"0", "false", "no", "off", ""}
+    return bool(value)
+
+
+def _local_settings_file(explicit: Path | None, environ: Mapping[str, str]) -> Path | None:
+    chosen = explicit or (Path(environ[SETTINGS_FILE_VAR]) if environ.get(SETTINGS_FILE_VAR) else None)
+    if chosen is not None:
+        if not chosen.is_file():
+            raise ConfigurationError(f"settings file {chosen} does not exist")
+        return chosen
+    return next((p for p in LOCAL_SETTINGS_CANDIDATES if p.is_file()), None)
+
+
+def _source_of(raw: Any, key: str, files: list[Path]) -> str:
+    """Which layer set `key`, from dynaconf's own load history."""
+    report = inspect_settings(raw, key=key, print_report=False)
+    history = report.get("history") or []
+    if not history:
+        return "built-in default"
+    last = history[0]
+    if last["loader"].startswith("env"):
+        return f"environment variable {ENV_PREFIX}_{key.upper().replace('.', '__')}"
+    identifier = str(last["identifier"])
+    name = "settings.toml" if identifier == str(files[0]) else f"local settings file {identifier}"
+    return f"{name} [{str(last['env']).lower()}]"
+
+
+def default_agent_name(environ: Mapping[str, str]) -> str:
+    """Host name, plus the ECS task id when running on ECS."""
+    host = socket.gethostname().split(".")[0] or "agent"
+    metadata = environ.get("ECS_CONTAINER_METADATA_URI_V4", "")
+    task = metadata.rstrip("/").rsplit("/", 1)[-1].split("-")[0] if metadata else ""
+    return f"{host}-{task}" if task else host

@@ -1,0 +1,1 @@
+"""The bundled demo site that example scripts and browser tests run against."""

@@ -1,0 +1,29 @@
+"""The object key layout; nothing from task input reaches a key unsanitised."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+
+ROOT_PREFIX = "browser-sessions"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_ID_LENGTH = 128
+
+
+def sanitize_id(value: str, *, fallback: str = "unnamed") -> str:
+    """Reduce an id to `[A-Za-z0-9._-]`, with no dot-only names, at most 128 characters."""
+    cleaned = _UNSAFE.sub("-", value).strip("-.")[:MAX_ID_LENGTH].strip("-.")
+    return cleaned or fallback
+
+
+def new_session_id(now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(6)}"
+
+
+def session_prefix(env: str, started: datetime, session_id: str) -> str:
+    """`browser-sessions/{env}/{YYYY}/{MM}/{DD}/{session_id}`."""
+    return "/".join(
+        (ROOT_PREFIX, sanitize_id(env), f"{started:%Y}", f"{started:%m}", f"{started:%d}",
+         sanitize_id(session_id))
+    )
