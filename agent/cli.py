@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -34,10 +35,12 @@ EXIT_BAD_INPUT = 2
 T = TypeVar("T")
 
 EnvOption = Annotated[
-    str | None, typer.Option("--env", help="Environment section of the settings (dev, staging, prod).")
+    str | None,
+    typer.Option("--env", help="Environment section of the settings (dev, staging, prod)."),
 ]
 SettingsOption = Annotated[
-    Path | None, typer.Option("--settings", help="A local settings file layered over settings.toml.")
+    Path | None,
+    typer.Option("--settings", help="A local settings file layered over settings.toml."),
 ]
 LevelOption = Annotated[
     str | None,
@@ -110,7 +113,8 @@ def run_script(
         given: dict[str, VariableValue] = dict(_parse_pairs(var or [], "--var"))
         given.update({k: SecretRef(v) for k, v in _parse_pairs(secret or [], "--secret").items()})
         choice = settings.level_for(
-            script_level=script.session.recording_level, task_level=level,
+            script_level=script.session.recording_level,
+            task_level=level,
             task_source="--level flag",
         )
         return asyncio.run(_run_one(settings, script, given, choice, demo_site))
@@ -122,7 +126,10 @@ def run_script(
 
 
 async def _run_one(
-    settings: AgentSettings, script: Any, given: dict[str, VariableValue], choice: Any,
+    settings: AgentSettings,
+    script: Any,
+    given: dict[str, VariableValue],
+    choice: Any,
     demo_site: bool,
 ) -> RunResult:
     from agent.demo.runner import demo_variables
@@ -166,8 +173,10 @@ def demo(
         chosen = [RecordingLevel.parse(n, where="--levels") for n in levels.split(",") if n.strip()]
         typer.echo(f"Running {len(example_scripts())} example scripts at {len(chosen)} levels…")
         rows = asyncio.run(run_demo(settings, out, chosen))
-        typer.echo(f"\n{'level':<6} {'runs':>4} {'failed':>6} {'sessions':>8} {'artifacts':>9} "
-                   f"{'bytes':>11}  where")
+        typer.echo(
+            f"\n{'level':<6} {'runs':>4} {'failed':>6} {'sessions':>8} {'artifacts':>9} "
+            f"{'bytes':>11}  where"
+        )
         for row in rows:
             typer.echo(
                 f"{row.level.name:<6} {row.runs:>4} {row.failed:>6} {row.sessions:>8} "
@@ -187,12 +196,12 @@ def _serve_demo_site(site_type: Any) -> None:
 
     with site_type() as site:
         typer.echo(f"Demo site at {site.url}  (Ctrl-C to stop)")
-        typer.echo(f"Try: browser-agent run-script examples/login.json --var base_url={site.url} "
-                   f"--var username={site.USERNAME} --secret password=env:DEMO_PASSWORD")
-        try:
+        typer.echo(
+            f"Try: browser-agent run-script examples/login.json --var base_url={site.url} "
+            f"--var username={site.USERNAME} --secret password=env:DEMO_PASSWORD"
+        )
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
 
 
 def main() -> None:

@@ -45,8 +45,13 @@ class AgentSettings:
     settings_files: list[Path] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
 
-    def level_for(self, *, script_level: str | None = None, task_level: str | None = None,
-                  task_source: str = "task input recording_level") -> LevelChoice:
+    def level_for(
+        self,
+        *,
+        script_level: str | None = None,
+        task_level: str | None = None,
+        task_source: str = "task input recording_level",
+    ) -> LevelChoice:
         """The level of spec 4.2: settings < agent < script < task < RECORDING_LEVEL_OVERRIDE."""
         choice = self.level
         if self.agent_name in self.level_by_agent:
@@ -64,8 +69,11 @@ class AgentSettings:
 
 
 def load_settings(
-    *, env: str | None = None, settings_file: Path | None = None,
-    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
+    *,
+    env: str | None = None,
+    settings_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> AgentSettings:
     """Read every layer; `overrides` are command-line flags (highest, below the level rules)."""
     environ = os.environ if environ is None else environ
@@ -94,9 +102,17 @@ def load_settings(
 
 
 _REPORTED_KEYS = (
-    "agent_name", "activity_arn", "s3_bucket", "aws_region", "spool_dir", "recording.level",
-    "recording.ring_size", "browser.executable_path", "browser.headless",
-    "browser.step_timeout_ms", "log.format",
+    "agent_name",
+    "activity_arn",
+    "s3_bucket",
+    "aws_region",
+    "spool_dir",
+    "recording.level",
+    "recording.ring_size",
+    "browser.executable_path",
+    "browser.headless",
+    "browser.step_timeout_ms",
+    "log.format",
 )
 
 
@@ -166,7 +182,9 @@ def _as_bool(value: object) -> bool:
 
 
 def _local_settings_file(explicit: Path | None, environ: Mapping[str, str]) -> Path | None:
-    chosen = explicit or (Path(environ[SETTINGS_FILE_VAR]) if environ.get(SETTINGS_FILE_VAR) else None)
+    chosen = explicit or (
+        Path(environ[SETTINGS_FILE_VAR]) if environ.get(SETTINGS_FILE_VAR) else None
+    )
     if chosen is not None:
         if not chosen.is_file():
             raise ConfigurationError(f"settings file {chosen} does not exist")

@@ -25,8 +25,9 @@ def _scrub(record: Record) -> None:
     if redactor:
         record["message"] = redactor.redact(record["message"])
         record["extra"].update(redactor.redact_data(dict(record["extra"])))
-    ids = " ".join(f"{k}={record['extra'][k]}" for k in ("task_id", "session_id")
-                   if record["extra"].get(k))
+    ids = " ".join(
+        f"{k}={record['extra'][k]}" for k in ("task_id", "session_id") if record["extra"].get(k)
+    )
     record["extra"]["ids"] = f"[{ids}] " if ids else ""
 
 

@@ -34,7 +34,9 @@ def example_scripts() -> list[Path]:
     return sorted(examples_dir().glob("*.json"))
 
 
-async def run_demo(settings: AgentSettings, out: Path, levels: list[RecordingLevel]) -> list[LevelRow]:
+async def run_demo(
+    settings: AgentSettings, out: Path, levels: list[RecordingLevel]
+) -> list[LevelRow]:
     rows = []
     with DemoSite() as site:
         async with browser_driver(settings) as driver:

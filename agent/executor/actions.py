@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 from playwright.async_api import Page
@@ -66,7 +66,9 @@ async def wait_for(step: m.WaitFor, ctx: StepContext) -> Any:
     if step.selector is not None:
         await ctx.page.wait_for_selector(step.selector, state="visible", timeout=ctx.timeout_ms)
     elif step.text is not None:
-        await ctx.page.get_by_text(step.text).first.wait_for(state="visible", timeout=ctx.timeout_ms)
+        await ctx.page.get_by_text(step.text).first.wait_for(
+            state="visible", timeout=ctx.timeout_ms
+        )
     elif step.url is not None:
         await ctx.page.wait_for_url(step.url, timeout=ctx.timeout_ms)
         return {"url": ctx.page.url}
@@ -79,7 +81,8 @@ async def extract(step: m.Extract, ctx: StepContext) -> Any:
     except PlaywrightTimeout:
         raise StepFailed(
             f"extract {step.name!r}: no element matches {step.selector!r} "
-            f"(waited {ctx.timeout_ms} ms)", step=ctx.n,
+            f"(waited {ctx.timeout_ms} ms)",
+            step=ctx.n,
         ) from None
     values = await locator.evaluate_all(_EXTRACT_JS, step.fields)
     data = values if step.multiple else values[0]
@@ -98,7 +101,9 @@ def _validate(step: m.Extract, data: Any, n: int) -> None:
             f"extract {step.name!r} does not match its schema at {where}: {exc.message}", step=n
         ) from None
     except jsonschema.SchemaError as exc:
-        raise StepFailed(f"extract {step.name!r} has an invalid schema: {exc.message}", step=n) from None
+        raise StepFailed(
+            f"extract {step.name!r} has an invalid schema: {exc.message}", step=n
+        ) from None
 
 
 async def screenshot(step: m.Screenshot, ctx: StepContext) -> Any:
@@ -107,6 +112,7 @@ async def screenshot(step: m.Screenshot, ctx: StepContext) -> Any:
 
 
 async def assert_(step: m.Assert, ctx: StepContext) -> Any:
+    state: Literal["attached", "detached", "visible", "hidden"]
     if step.selector is not None:
         target, locator = f"selector {step.selector!r}", ctx.page.locator(step.selector).first
         state = "attached" if step.present else "detached"

@@ -49,7 +49,11 @@ class ScriptExecutor:
         self.settings = settings
 
     async def run(
-        self, bound: BoundScript, level: LevelChoice, *, task_id: str | None = None,
+        self,
+        bound: BoundScript,
+        level: LevelChoice,
+        *,
+        task_id: str | None = None,
         session_id: str | None = None,
     ) -> RunResult:
         script = bound.script
@@ -60,35 +64,57 @@ class ScriptExecutor:
         recorder = SessionRecorder(
             policy=RecordingPolicy(level.level, self.settings.ring_size),
             info=SessionInfo(
-                session_id=session_id, script=script.name, script_version=script.version,
-                agent_name=self.settings.agent_name, env=self.settings.env,
-                level_source=level.source, started_at=started, task_id=task_id,
+                session_id=session_id,
+                script=script.name,
+                script_version=script.version,
+                agent_name=self.settings.agent_name,
+                env=self.settings.env,
+                level_source=level.source,
+                started_at=started,
+                task_id=task_id,
             ),
             staging_dir=self.settings.spool_dir / STAGING_DIR / session_id,
             redactor=redactor,
         )
         with logger.contextualize(session_id=session_id, task_id=task_id):
             logger.info(
-                "running {} {} at level {} (from {})", script.name, script.version,
-                level.level.name, level.source,
+                "running {} {} at level {} (from {})",
+                script.name,
+                script.version,
+                level.level.name,
+                level.source,
             )
             steps, outputs, error = await self._run_in_context(bound, recorder)
             success = error is None
             steps = [StepResult.model_validate(redactor.redact_data(s.model_dump())) for s in steps]
-            error = RunError.model_validate(redactor.redact_data(error.model_dump())) if error else None
+            error = (
+                RunError.model_validate(redactor.redact_data(error.model_dump())) if error else None
+            )
             recording = recorder.finish(
-                success=success, steps=steps, error=error, store=self.store,
+                success=success,
+                steps=steps,
+                error=error,
+                store=self.store,
                 prefix=session_prefix(self.settings.env, started, session_id),
                 ended_at=datetime.now(UTC),
             )
             logger.info(
-                "{} {}: {} artifacts, {} bytes ({})", script.name,
-                "succeeded" if success else "failed", recording.artifacts, recording.bytes,
+                "{} {}: {} artifacts, {} bytes ({})",
+                script.name,
+                "succeeded" if success else "failed",
+                recording.artifacts,
+                recording.bytes,
                 recording.upload_status,
             )
         return RunResult(
-            success=success, script=script.name, version=script.version, session_id=session_id,
-            steps=steps, outputs=redactor.redact_data(outputs), error=error, recording=recording,
+            success=success,
+            script=script.name,
+            version=script.version,
+            session_id=session_id,
+            steps=steps,
+            outputs=redactor.redact_data(outputs),
+            error=error,
+            recording=recording,
         )
 
     async def _run_in_context(
@@ -135,7 +161,11 @@ class ScriptExecutor:
         return steps, outputs, error
 
     async def _run_step(
-        self, page: Page, step: m.Step, result: StepResult, bound: BoundScript,
+        self,
+        page: Page,
+        step: m.Step,
+        result: StepResult,
+        bound: BoundScript,
         recorder: SessionRecorder,
     ) -> RunError | None:
         timeout_ms = step.timeout_ms or self.settings.step_timeout_ms
@@ -147,10 +177,13 @@ class ScriptExecutor:
         failure: RunError | None = None
         try:
             action = ACTIONS[type(step)]
-            result.output = await asyncio.wait_for(action(step, ctx), timeout_ms / 1000 + STEP_GRACE_S)
+            result.output = await asyncio.wait_for(
+                action(step, ctx), timeout_ms / 1000 + STEP_GRACE_S
+            )
             result.status = "ok"
         except BrowserAgentError as exc:
-            failure = RunError(code=exc.code, message=exc.message, step=result.n)
+            message = f"step {result.n} ({_label(step)}): {exc.message}"
+            failure = RunError(code=exc.code, message=message, step=result.n)
         except (TimeoutError, PlaywrightError) as exc:
             failure = self._describe_playwright_error(exc, result.n, _label(step), timeout_ms)
         finally:

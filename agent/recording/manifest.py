@@ -26,13 +26,24 @@ class ArtifactRecord(BaseModel):
 
     @classmethod
     def of_file(
-        cls, session_dir: Path, path: Path, *, type: str, step: int | None, roles: list[str],
+        cls,
+        session_dir: Path,
+        path: Path,
+        *,
+        type: str,
+        step: int | None,
+        roles: list[str],
         content_type: str,
     ) -> ArtifactRecord:
         data = path.read_bytes()
         return cls(
-            key=path.relative_to(session_dir).as_posix(), type=type, step=step, roles=roles,
-            bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), content_type=content_type,
+            key=path.relative_to(session_dir).as_posix(),
+            type=type,
+            step=step,
+            roles=roles,
+            bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            content_type=content_type,
         )
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from agent.levels import RecordingLevel
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """Why an artifact was captured; retention keeps an artifact if any of its roles is kept."""
 
     STEP = "step"  # the page after an ordinary step

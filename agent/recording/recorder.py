@@ -72,7 +72,9 @@ class SessionRecorder:
 
     async def explicit_screenshot(self, page: Page, step: int, name: str, full_page: bool) -> None:
         if self.policy.records:
-            await self._screenshot(page, f"screenshots/{name}.png", step, {Role.EXPLICIT}, full_page)
+            await self._screenshot(
+                page, f"screenshots/{name}.png", step, {Role.EXPLICIT}, full_page
+            )
 
     def extract_output(self, step: int, name: str, data: Any) -> None:
         if self.policy.records:
@@ -95,11 +97,19 @@ class SessionRecorder:
             self._captured.append(_Captured(path, type, None, roles, content_type))
 
     def finish(
-        self, *, success: bool, steps: list[StepResult], error: RunError | None,
-        store: ArtifactStore, prefix: str, ended_at: datetime,
+        self,
+        *,
+        success: bool,
+        steps: list[StepResult],
+        error: RunError | None,
+        store: ArtifactStore,
+        prefix: str,
+        ended_at: datetime,
     ) -> RecordingSummary:
         """Keep what the level keeps; hand a non-empty session to the store."""
-        summary = RecordingSummary(level=self.policy.level.name, level_source=self.info.level_source)
+        summary = RecordingSummary(
+            level=self.policy.level.name, level_source=self.info.level_source
+        )
         kept_roles = self.policy.kept_roles(success)
         kept = [c for c in self._captured if c.roles & kept_roles and c.path.exists()]
         for capture in self._captured:
@@ -110,18 +120,31 @@ class SessionRecorder:
             return summary
         artifacts = [
             ArtifactRecord.of_file(
-                self.staging_dir, c.path, type=c.type, step=c.step,
-                roles=sorted(r.value for r in c.roles), content_type=c.content_type,
+                self.staging_dir,
+                c.path,
+                type=c.type,
+                step=c.step,
+                roles=sorted(r.value for r in c.roles),
+                content_type=c.content_type,
             )
             for c in kept
         ]
         manifest = SessionManifest(
-            session_id=self.info.session_id, task_id=self.info.task_id, script=self.info.script,
-            script_version=self.info.script_version, agent_name=self.info.agent_name,
-            env=self.info.env, level=self.policy.level.name, level_source=self.info.level_source,
-            started_at=self.info.started_at, ended_at=ended_at,
-            outcome="succeeded" if success else "failed", error=error, steps=steps,
-            artifacts=artifacts, totals=SessionManifest.totals_of(artifacts),
+            session_id=self.info.session_id,
+            task_id=self.info.task_id,
+            script=self.info.script,
+            script_version=self.info.script_version,
+            agent_name=self.info.agent_name,
+            env=self.info.env,
+            level=self.policy.level.name,
+            level_source=self.info.level_source,
+            started_at=self.info.started_at,
+            ended_at=ended_at,
+            outcome="succeeded" if success else "failed",
+            error=error,
+            steps=steps,
+            artifacts=artifacts,
+            totals=SessionManifest.totals_of(artifacts),
         )
         manifest_text = self.redactor.redact(manifest.to_json())
         (self.staging_dir / MANIFEST_NAME).write_text(manifest_text, encoding="utf-8")
@@ -132,7 +155,9 @@ class SessionRecorder:
         summary.bytes = manifest.total_bytes
         return summary
 
-    async def _capture_page(self, page: Page, stem: str, step: int | None, roles: set[Role]) -> None:
+    async def _capture_page(
+        self, page: Page, stem: str, step: int | None, roles: set[Role]
+    ) -> None:
         await self._screenshot(page, f"{stem}.png", step, roles, full_page=False)
         try:
             html = await page.content()
@@ -149,7 +174,10 @@ class SessionRecorder:
         path = self._path(name)
         try:
             await page.screenshot(
-                path=str(path), full_page=full_page, mask=self._masks(page), animations="disabled",
+                path=str(path),
+                full_page=full_page,
+                mask=self._masks(page),
+                animations="disabled",
                 timeout=10_000,
             )
         except Exception as exc:
@@ -160,16 +188,22 @@ class SessionRecorder:
     def _masks(self, page: Page) -> list[Locator]:
         return [page.locator(s) for s in (PASSWORD_INPUTS, *self._masked_selectors)]
 
-    def _write_json(self, name: str, data: Any, type: str, step: int | None, roles: set[Role]) -> None:
+    def _write_json(
+        self, name: str, data: Any, type: str, step: int | None, roles: set[Role]
+    ) -> None:
         path = self._path(name)
-        text = json.dumps(self.redactor.redact_data(data), indent=2, ensure_ascii=False, default=str)
+        text = json.dumps(
+            self.redactor.redact_data(data), indent=2, ensure_ascii=False, default=str
+        )
         path.write_text(text, encoding="utf-8")
         self._captured.append(_Captured(path, type, step, roles, "application/json"))
 
     def _prune_ring(self) -> None:
         """Drop step captures that only served the ring buffer and have fallen out of it."""
         ring_steps = sorted({c.step for c in self._captured if Role.RING in c.roles and c.step})
-        stale = set(ring_steps[: -self.policy.ring_size]) if self.policy.ring_size else set(ring_steps)
+        stale = (
+            set(ring_steps[: -self.policy.ring_size]) if self.policy.ring_size else set(ring_steps)
+        )
         for capture in list(self._captured):
             if capture.step in stale and capture.roles == {Role.RING}:
                 capture.path.unlink(missing_ok=True)

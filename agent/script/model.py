@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from agent.levels import RecordingLevel
 
-
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -147,14 +146,34 @@ class ActWithSchema(_Step):
 
 
 Step = Annotated[
-    Goto | Click | Fill | Press | Select | Check | WaitFor | Extract | Screenshot | Assert | Act
+    Goto
+    | Click
+    | Fill
+    | Press
+    | Select
+    | Check
+    | WaitFor
+    | Extract
+    | Screenshot
+    | Assert
+    | Act
     | ActWithSchema,
     Field(discriminator="action"),
 ]
 
 ACTIONS: tuple[str, ...] = (
-    "goto", "click", "fill", "press", "select", "check", "wait_for", "extract", "screenshot",
-    "assert", "act", "act_with_schema",
+    "goto",
+    "click",
+    "fill",
+    "press",
+    "select",
+    "check",
+    "wait_for",
+    "extract",
+    "screenshot",
+    "assert",
+    "act",
+    "act_with_schema",
 )
 NOVA_ACT_ACTIONS = frozenset({"act", "act_with_schema"})
 

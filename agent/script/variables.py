@@ -138,7 +138,7 @@ def _variable_problems(
         if spec.required and name not in given and spec.default is None:
             problems.append(f"variables.{name}: required variable '{name}' is missing")
     for path, name in sorted(used):
-        if name in given or name in declared and declared[name].required:
+        if name in given or (name in declared and declared[name].required):
             continue
         if name not in declared:
             problems.append(f"{path}: unknown variable '{name}' ({_declared(declared)})")

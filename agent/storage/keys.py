@@ -24,6 +24,12 @@ def new_session_id(now: datetime) -> str:
 def session_prefix(env: str, started: datetime, session_id: str) -> str:
     """`browser-sessions/{env}/{YYYY}/{MM}/{DD}/{session_id}`."""
     return "/".join(
-        (ROOT_PREFIX, sanitize_id(env), f"{started:%Y}", f"{started:%m}", f"{started:%d}",
-         sanitize_id(session_id))
+        (
+            ROOT_PREFIX,
+            sanitize_id(env),
+            f"{started:%Y}",
+            f"{started:%m}",
+            f"{started:%d}",
+            sanitize_id(session_id),
+        )
     )
