@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+import html
+import json
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
+
+
+def encoded_forms(secret: str) -> set[str]:
+    """The secret, and how it looks URL-encoded, JSON-escaped and HTML-escaped."""
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        html.escape(secret),
+        html.escape(secret, quote=False),
+    }
 
 
 class SecretRedactor:
     """Replaces every known secret value with a mask, in text, bytes and JSON-like data."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        # Longest first, so a secret that contains another is masked whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._originals = sorted({s for s in secrets if s})
+        # Each secret also as it appears URL-, JSON- and HTML-encoded (form posts in a HAR or a
+        # trace, JSON strings, markup); longest first, so a secret inside another is masked whole.
+        variants = {v for s in self._originals for v in encoded_forms(s)}
+        self._secrets = sorted(variants, key=len, reverse=True)
 
     @property
     def secrets(self) -> list[str]:
-        return list(self._secrets)
+        return list(self._originals)
 
     def __bool__(self) -> bool:
         return bool(self._secrets)

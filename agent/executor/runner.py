@@ -15,11 +15,13 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from agent.browser import BrowserDriver, ContextOptions
+from agent.browser.ffmpeg import ensure_video_encoder
 from agent.errors import BrowserAgentError, BrowserCrashed, StepFailed, StepTimeout
 from agent.executor.actions import ACTIONS, StepContext
 from agent.levels import LevelChoice
 from agent.recording.policy import RecordingPolicy
 from agent.recording.recorder import SessionInfo, SessionRecorder
+from agent.recording.session_media import SessionMedia
 from agent.redaction import SecretRedactor, process_secrets
 from agent.result import RunError, RunResult, StepResult
 from agent.script import BoundScript
@@ -129,13 +131,25 @@ class ScriptExecutor:
         error: RunError | None = None
         context: BrowserContext | None = None
         page: Page | None = None
+        media = (
+            SessionMedia(recorder, recorder.redactor, video=ensure_video_encoder())
+            if recorder.policy.records_session_media
+            else None
+        )
         try:
             viewport = script.session.viewport
             context = await self.driver.new_context(
-                ContextOptions(viewport_width=viewport.width, viewport_height=viewport.height)
+                ContextOptions(
+                    viewport_width=viewport.width,
+                    viewport_height=viewport.height,
+                    video_dir=media.video_dir if media else None,
+                    har_path=media.har_path if media else None,
+                )
             )
             context.set_default_navigation_timeout(self.settings.navigation_timeout_ms)
             page = await context.new_page()
+            if media is not None:
+                await media.attach(context, page)
             if script.starting_page:
                 await page.goto(script.starting_page, wait_until="load")
             for index, step in enumerate(script.steps):
@@ -157,7 +171,7 @@ class ScriptExecutor:
             await recorder.failure(page, None, error)
         finally:
             if context is not None:
-                await _close_quietly(context)
+                await _close_quietly(context, media)
         return steps, outputs, error
 
     async def _run_step(
@@ -171,7 +185,7 @@ class ScriptExecutor:
         timeout_ms = step.timeout_ms or self.settings.step_timeout_ms
         ctx = StepContext(page=page, n=result.n, timeout_ms=timeout_ms, recorder=recorder)
         if isinstance(step, m.Fill) and any(s in step.value for s in bound.secrets):
-            recorder.mask(step.selector)
+            await recorder.hide_secret_field(page, step.selector)
         navigations = _NavigationCounter(page)
         started = time.monotonic()
         failure: RunError | None = None
@@ -236,11 +250,14 @@ async def _settle(page: Page, timeout_ms: int) -> None:
         logger.debug("page did not reach 'load' after a navigation: {}", exc)
 
 
-async def _close_quietly(context: BrowserContext) -> None:
+async def _close_quietly(context: BrowserContext, media: SessionMedia | None) -> None:
     try:
-        await context.close()
+        if media is not None:
+            await media.finish(context)
+        else:
+            await context.close()
     except PlaywrightError as exc:
-        logger.debug("closing the browser context failed: {}", exc)
+        logger.warning("closing the browser context failed: {}", exc)
 
 
 def _label(step: m.Step) -> str:

@@ -59,10 +59,17 @@ class SessionRecorder:
         if self.policy.records:
             self.staging_dir.mkdir(parents=True, exist_ok=True)
 
-    def mask(self, selector: str) -> None:
-        """Mask this element in every later screenshot (it holds a secret)."""
+    async def hide_secret_field(self, page: Page, selector: str) -> None:
+        """Before a secret is typed into a field: mask it in screenshots, draw it as dots."""
         if selector not in self._masked_selectors:
             self._masked_selectors.append(selector)
+        try:  # visual only (video, trace frames); the page's own scripts see no difference
+            await page.locator(selector).first.evaluate(
+                "el => el.style.setProperty('-webkit-text-security', 'disc', 'important')",
+                timeout=2_000,
+            )
+        except Exception as exc:
+            logger.debug("could not restyle the secret field {}: {}", selector, exc)
 
     async def after_step(self, page: Page, step: int, action: str, navigated: bool) -> None:
         roles = self.policy.step_roles(action, navigated)
@@ -186,7 +193,10 @@ class SessionRecorder:
         self._captured.append(_Captured(path, "screenshot", step, set(roles), "image/png"))
 
     def _masks(self, page: Page) -> list[Locator]:
-        return [page.locator(s) for s in (PASSWORD_INPUTS, *self._masked_selectors)]
+        """Password inputs, fields that received a secret, and elements showing a secret."""
+        masks = [page.locator(s) for s in (PASSWORD_INPUTS, *self._masked_selectors)]
+        masks += [page.get_by_text(secret) for secret in self.redactor.secrets]
+        return masks
 
     def _write_json(
         self, name: str, data: Any, type: str, step: int | None, roles: set[Role]
