@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from loguru import logger
 
-from agent.config import AgentSettings, load_settings
+from agent.config import AgentSettings, describe_settings, load_settings
 from agent.errors import BrowserAgentError, InvalidInput
 from agent.levels import RecordingLevel
 from agent.logs import configure_logging
@@ -202,6 +202,112 @@ def _serve_demo_site(site_type: Any) -> None:
         )
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
+
+
+config_app = typer.Typer(help="Inspect the resolved configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(
+    script_file: Annotated[
+        Path | None, typer.Option("--script", help="Include this script's recording level.")
+    ] = None,
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="Resolve as this agent name.")
+    ] = None,
+    level: LevelOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    env: EnvOption = None,
+    settings_file: SettingsOption = None,
+) -> None:
+    """Print every resolved setting and the layer it came from, and the recording level."""
+
+    def work() -> dict[str, Any]:
+        settings = _settings(env, settings_file, agent_name=agent)
+        script_level = (
+            load_script_file(script_file).session.recording_level if script_file else None
+        )
+        choice = settings.level_for(
+            script_level=script_level, task_level=level, task_source="--level flag"
+        )
+        return describe_settings(settings, choice)
+
+    described = _guarded(work)
+    if as_json:
+        typer.echo(json.dumps(described, indent=2))
+        return
+    for key, entry in described["settings"].items():
+        typer.echo(f"{key:<26} {entry['value']!s:<40} ({entry['source']})")
+    level_line = described["recording_level"]
+    typer.echo(f"\nrecording level: {level_line['level']}  (set by {level_line['source']})")
+    typer.echo("settings files: " + ", ".join(described["settings_files"]))
+
+
+@app.command()
+def estimate(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Folder holding recordings (default: spool_dir)."),
+    ] = None,
+    sessions_per_day: Annotated[
+        int, typer.Option("--sessions-per-day", min=1, help="Sessions a day to estimate for.")
+    ] = 100,
+    failure_rate: Annotated[
+        float,
+        typer.Option("--failure-rate", min=0.0, max=1.0, help="Share of sessions that fail."),
+    ] = 0.05,
+    retention_days: Annotated[
+        int, typer.Option("--retention-days", min=1, help="Days objects are kept (lifecycle).")
+    ] = 90,
+    env: EnvOption = None,
+    settings_file: SettingsOption = None,
+) -> None:
+    """Bytes per session, day and month, and S3 Standard cost, per level, from real manifests."""
+    from agent.recording.estimate import estimate as estimate_levels
+    from agent.recording.estimate import read_manifests
+
+    settings = _guarded(lambda: _settings(env, settings_file))
+    root = path or settings.spool_dir
+    manifests = read_manifests(root)
+    if not manifests:
+        typer.echo(
+            f"error: no manifest.json under {root}; run `browser-agent demo` first", err=True
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    rows = estimate_levels(
+        manifests,
+        sessions_per_day=sessions_per_day,
+        failure_rate=failure_rate,
+        retention_days=retention_days,
+    )
+    typer.echo(
+        f"{len(manifests)} manifests under {root}; {sessions_per_day} sessions/day, "
+        f"{failure_rate:.0%} failing, kept {retention_days} days, S3 Standard $0.023/GB-month\n"
+    )
+    typer.echo(
+        f"{'level':<6} {'manifests':>9} {'per session':>12} {'per day':>10} {'per month':>10} "
+        f"{'$/month':>9}   {'seed: per session':>17} {'seed $/month':>12}"
+    )
+    for row in rows:
+        typer.echo(
+            f"{row.level.name:<6} {row.manifests:>9} {_size(row.bytes_per_session):>12} "
+            f"{_size(row.bytes_per_day):>10} {_size(row.bytes_per_month):>10} "
+            f"{row.usd_per_month:>9.2f}   {row.seed_mb_per_session:>14.1f} MB "
+            f"{row.seed_usd_per_month:>12.2f}"
+        )
+    typer.echo(
+        "\nERROR keeps only failed sessions: its per-session figure is the failed-session size "
+        "times the failure rate. Levels with no manifests show 0."
+    )
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
 
 
 def main() -> None:

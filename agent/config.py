@@ -140,6 +140,8 @@ def _typed(
         str(name): _parse_level(value, f"recording.level_by_agent.{name}")
         for name, value in (get("recording.level_by_agent") or {}).items()
     }
+    if not get("agent_name"):
+        sources["agent_name"] = "derived from the host name (and ECS task id)"
     log_format = str(get("log.format", "auto")).lower()
     if log_format not in {"auto", "json", "text"}:
         raise ConfigurationError(
@@ -162,7 +164,7 @@ def _typed(
         navigation_timeout_ms=as_int("browser.navigation_timeout_ms", 1, 600_000),
         log_format=log_format,
         log_level=str(get("log.level", "INFO")).upper(),
-        level_override=environ.get(OVERRIDE_VAR) or None,
+        level_override=_checked_override(environ.get(OVERRIDE_VAR)),
         settings_files=files,
         sources=sources,
     )
@@ -173,6 +175,12 @@ def _parse_level(value: object, source: str) -> RecordingLevel:
         return RecordingLevel.parse(value, where=source)
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from None
+
+
+def _checked_override(value: str | None) -> str | None:
+    if value:
+        _parse_level(value, f"{OVERRIDE_VAR} environment variable")
+    return value or None
 
 
 def _as_bool(value: object) -> bool:
@@ -198,7 +206,13 @@ def _source_of(raw: Any, key: str, files: list[Path]) -> str:
     history = report.get("history") or []
     if not history:
         return "built-in default"
+    # Merged tables repeat unchanged nested values under later layers: the layer that set a
+    # value is the oldest one in the newest run of equal values.
     last = history[0]
+    for entry in history[1:]:
+        if entry.get("value") != last.get("value"):
+            break
+        last = entry
     if last["loader"].startswith("env"):
         return f"environment variable {ENV_PREFIX}_{key.upper().replace('.', '__')}"
     identifier = str(last["identifier"])
@@ -212,3 +226,34 @@ def default_agent_name(environ: Mapping[str, str]) -> str:
     metadata = environ.get("ECS_CONTAINER_METADATA_URI_V4", "")
     task = metadata.rstrip("/").rsplit("/", 1)[-1].split("-")[0] if metadata else ""
     return f"{host}-{task}" if task else host
+
+
+def describe_settings(settings: AgentSettings, choice: LevelChoice) -> dict[str, Any]:
+    """Every reported setting with its value and source, for `config show`."""
+    values: dict[str, Any] = {
+        "env": settings.env,
+        "agent_name": settings.agent_name,
+        "activity_arn": settings.activity_arn,
+        "s3_bucket": settings.s3_bucket,
+        "aws_region": settings.aws_region,
+        "spool_dir": str(settings.spool_dir),
+        "recording.level": settings.level.level.name,
+        "recording.ring_size": settings.ring_size,
+        "browser.executable_path": settings.browser_executable_path,
+        "browser.headless": settings.headless,
+        "browser.step_timeout_ms": settings.step_timeout_ms,
+        "log.format": settings.log_format,
+    }
+    sources = dict(settings.sources)
+    sources["env"] = (
+        "command-line flag or BROWSER_AGENT_ENV" if settings.env != "dev" else "built-in default"
+    )
+    return {
+        "settings": {
+            key: {"value": value, "source": sources.get(key, "built-in default")}
+            for key, value in values.items()
+        },
+        "recording_level": {"level": choice.level.name, "source": choice.source},
+        "level_by_agent": {name: level.name for name, level in settings.level_by_agent.items()},
+        "settings_files": [str(f) for f in settings.settings_files],
+    }
