@@ -12,16 +12,19 @@ MASK = "***"
 
 
 def encoded_forms(secret: str) -> set[str]:
-    """The secret, and how it looks URL-encoded, JSON-escaped and HTML-escaped."""
-    return {
+    """The secret, and how it looks URL-encoded, HTML-escaped and JSON-escaped, once or twice
+    (a selector quoted inside a trace's JSON line is escaped twice)."""
+    forms = {
         secret,
         quote(secret, safe=""),
         quote_plus(secret, safe=""),
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
         html.escape(secret),
         html.escape(secret, quote=False),
     }
+    for _ in range(2):
+        forms |= {json.dumps(f)[1:-1] for f in forms}
+        forms |= {json.dumps(f, ensure_ascii=False)[1:-1] for f in forms}
+    return forms
 
 
 class SecretRedactor:
