@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,10 +75,10 @@ def load_settings(
     env: str | None = None,
     settings_file: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
-    environ: Mapping[str, str] | None = None,
 ) -> AgentSettings:
-    """Read every layer; `overrides` are command-line flags (highest, below the level rules)."""
-    environ = os.environ if environ is None else environ
+    """Read every layer (dynaconf reads the process environment); `overrides` are command-line
+    flags, above every settings layer."""
+    environ = os.environ
     env = env or environ.get(f"{ENV_PREFIX}_ENV") or "dev"
     files = [bundled_path("settings.toml")]
     local = _local_settings_file(settings_file, environ)
@@ -201,23 +203,38 @@ def _local_settings_file(explicit: Path | None, environ: Mapping[str, str]) -> P
 
 
 def _source_of(raw: Any, key: str, files: list[Path]) -> str:
-    """Which layer set `key`, from dynaconf's own load history."""
+    """Which layer set `key`: the newest entry of dynaconf's load history that really holds it.
+
+    dynaconf records a merged table under every later layer, so each entry is checked against
+    the file section or environment variable it names.
+    """
     report = inspect_settings(raw, key=key, print_report=False)
-    history = report.get("history") or []
-    if not history:
-        return "built-in default"
-    # Merged tables repeat unchanged nested values under later layers: the layer that set a
-    # value is the oldest one in the newest run of equal values.
-    last = history[0]
-    for entry in history[1:]:
-        if entry.get("value") != last.get("value"):
-            break
-        last = entry
-    if last["loader"].startswith("env"):
-        return f"environment variable {ENV_PREFIX}_{key.upper().replace('.', '__')}"
-    identifier = str(last["identifier"])
-    name = "settings.toml" if identifier == str(files[0]) else f"local settings file {identifier}"
-    return f"{name} [{str(last['env']).lower()}]"
+    for entry in report.get("history") or []:
+        if entry["loader"].startswith("env"):
+            variable = f"{ENV_PREFIX}_{key.upper().replace('.', '__')}"
+            if variable in os.environ:
+                return f"environment variable {variable}"
+            continue
+        path, section = Path(str(entry["identifier"])), str(entry["env"]).lower()
+        if path.is_file() and _toml_has(path, section, key):
+            name = "settings.toml" if path == files[0] else f"local settings file {path}"
+            return f"{name} [{section}]"
+    return "built-in default"
+
+
+@functools.cache
+def _toml_sections(path: Path, mtime: float) -> dict[str, Any]:
+    with path.open("rb") as handle:
+        return {k.lower(): v for k, v in tomllib.load(handle).items()}
+
+
+def _toml_has(path: Path, section: str, key: str) -> bool:
+    node: Any = _toml_sections(path, path.stat().st_mtime).get(section, {})
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def default_agent_name(environ: Mapping[str, str]) -> str:
