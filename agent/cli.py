@@ -14,7 +14,7 @@ import typer
 from loguru import logger
 
 from agent.config import AgentSettings, describe_settings, load_settings
-from agent.errors import BrowserAgentError, InvalidInput
+from agent.errors import BrowserAgentError, InvalidInput, ScriptValidationError
 from agent.levels import RecordingLevel
 from agent.logs import configure_logging
 from agent.result import RunResult
@@ -117,7 +117,10 @@ def run_script(
             task_level=level,
             task_source="--level flag",
         )
-        return asyncio.run(_run_one(settings, script, given, choice, demo_site))
+        try:
+            return asyncio.run(_run_one(settings, script, given, choice, demo_site))
+        except ScriptValidationError as exc:
+            raise ScriptValidationError(exc.problems, source=str(file)) from None
 
     result = _guarded(work)
     _print_result(result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ async def run_demo(
         async with browser_driver(settings) as driver:
             for level in levels:
                 row = LevelRow(level, out / level.name.lower())
+                shutil.rmtree(row.folder, ignore_errors=True)  # the table shows this run only
                 executor = script_executor(settings, driver, spool_dir=row.folder)
                 for path in example_scripts():
                     script = load_script_file(path)

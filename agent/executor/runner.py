@@ -157,6 +157,7 @@ class ScriptExecutor:
                 failure = await self._run_step(page, step, result, bound, recorder)
                 if failure is not None:
                     error = error or failure
+                    await _stop_loading(page)
                     await recorder.failure(page, result.n, failure)
                     if script.abort_on_error:
                         break
@@ -241,6 +242,16 @@ class _NavigationCounter:
 
     def stop(self) -> None:
         self.page.remove_listener("framenavigated", self._on_navigated)
+
+
+async def _stop_loading(page: Page) -> None:
+    """Stop a navigation still in flight (a timed-out goto), so the failure capture is instant."""
+    try:
+        cdp = await page.context.new_cdp_session(page)
+        await cdp.send("Page.stopLoading")
+        await cdp.detach()
+    except PlaywrightError as exc:
+        logger.debug("could not stop the page loading: {}", exc)
 
 
 async def _settle(page: Page, timeout_ms: int) -> None:

@@ -6,6 +6,7 @@ keep, writes `manifest.json` last and hands the complete folder to the store.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from agent.result import RecordingSummary, RunError, StepResult
 from agent.storage.base import ArtifactStore
 
 PASSWORD_INPUTS = "input[type=password]"
+CAPTURE_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ class SessionRecorder:
     ) -> None:
         await self._screenshot(page, f"{stem}.png", step, roles, full_page=False)
         try:
-            html = await page.content()
+            html = await asyncio.wait_for(page.content(), CAPTURE_TIMEOUT_S)
         except Exception as exc:  # a capture never fails the run
             logger.warning("HTML snapshot {} failed: {}", stem, self.redactor.redact(str(exc)))
             return
@@ -185,7 +187,7 @@ class SessionRecorder:
                 full_page=full_page,
                 mask=self._masks(page),
                 animations="disabled",
-                timeout=10_000,
+                timeout=CAPTURE_TIMEOUT_S * 1000,
             )
         except Exception as exc:
             logger.warning("screenshot {} failed: {}", name, self.redactor.redact(str(exc)))

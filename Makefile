@@ -1,0 +1,34 @@
+# browser-agent: `make demo` and `make test` are the two commands a new machine needs.
+# Every target that runs the agent or its checks first runs scripts/setup (fast when done).
+
+VENV := .venv
+BIN := $(VENV)/bin
+SETUP_FLAGS ?=
+
+.PHONY: setup demo test lint clean
+
+setup:
+	@scripts/setup $(SETUP_FLAGS)
+
+demo: setup
+	$(BIN)/browser-agent demo
+
+# infra/ checks (its own ruff/mypy, cdk synth with cdk-nag) will be added to lint and test here.
+lint: setup
+	$(BIN)/ruff check agent tests
+	$(BIN)/ruff format --check agent tests
+	$(BIN)/mypy agent
+
+# pytest exits 5 when it collects no tests; that fails `make test` like any other failure.
+test: lint
+	@status=0; $(BIN)/pytest -q || status=$$?; \
+	if [ $$status -eq 5 ]; then \
+		echo "make test: FAILED: pytest collected no tests (exit code 5)" >&2; \
+	elif [ $$status -ne 0 ]; then \
+		echo "make test: FAILED: pytest exit code $$status" >&2; \
+	fi; \
+	exit $$status
+
+clean:
+	rm -rf recordings .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
