@@ -6,17 +6,25 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from loguru import logger
 
-from agent.config import AgentSettings, describe_settings, load_settings
-from agent.errors import BrowserAgentError, InvalidInput, ScriptValidationError
+from agent.cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_SCRIPT_FAILED,
+    EnvOption,
+    LevelOption,
+    SettingsOption,
+    guarded,
+    settings_for_command,
+)
+from agent.config import AgentSettings, describe_settings
+from agent.errors import InvalidInput, ScriptValidationError
 from agent.levels import RecordingLevel
-from agent.logs import configure_logging
+from agent.recordings_cli import recordings_app, spool_app
 from agent.result import RunResult
 from agent.runtime import browser_driver, script_executor
 from agent.script import SecretRef, VariableValue, bind, load_script_file
@@ -28,39 +36,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-EXIT_SCRIPT_FAILED = 1
-EXIT_BAD_INPUT = 2
-
-T = TypeVar("T")
-
-EnvOption = Annotated[
-    str | None,
-    typer.Option("--env", help="Environment section of the settings (dev, staging, prod)."),
-]
-SettingsOption = Annotated[
-    Path | None,
-    typer.Option("--settings", help="A local settings file layered over settings.toml."),
-]
-LevelOption = Annotated[
-    str | None,
-    typer.Option("--level", help="Recording level: NONE, ERROR, INFO, DEBUG or TRACE."),
-]
-
-
-def _settings(env: str | None, settings_file: Path | None, **overrides: Any) -> AgentSettings:
-    settings = load_settings(env=env, settings_file=settings_file, overrides=overrides)
-    configure_logging(settings.log_format, settings.log_level)
-    return settings
-
-
-def _guarded(work: Callable[[], T]) -> T:
-    """Run a command body; our own errors become one clear line and exit code 2."""
-    try:
-        return work()
-    except BrowserAgentError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 def _parse_pairs(pairs: list[str], flag: str) -> dict[str, str]:
@@ -94,6 +69,9 @@ def run_script(
     out: Annotated[
         Path | None, typer.Option("--out", help="Folder for the recording (spool_dir).")
     ] = None,
+    bucket: Annotated[
+        str | None, typer.Option("--bucket", help="Upload the recording to this S3 bucket.")
+    ] = None,
     demo_site: Annotated[
         bool,
         typer.Option(
@@ -108,7 +86,9 @@ def run_script(
     """Run one script in headless Chromium; print the result JSON; exit 1 if it failed."""
 
     def work() -> RunResult:
-        settings = _settings(env, settings_file, spool_dir=str(out) if out else None)
+        settings = settings_for_command(
+            env, settings_file, spool_dir=str(out) if out else None, s3_bucket=bucket
+        )
         script = load_script_file(file)
         given: dict[str, VariableValue] = dict(_parse_pairs(var or [], "--var"))
         given.update({k: SecretRef(v) for k, v in _parse_pairs(secret or [], "--secret").items()})
@@ -122,7 +102,7 @@ def run_script(
         except ScriptValidationError as exc:
             raise ScriptValidationError(exc.problems, source=str(file)) from None
 
-    result = _guarded(work)
+    result = guarded(work)
     _print_result(result)
     if not result.success:
         raise typer.Exit(EXIT_SCRIPT_FAILED)
@@ -172,7 +152,7 @@ def demo(
         return
 
     def work() -> None:
-        settings = _settings(env, settings_file)
+        settings = settings_for_command(env, settings_file)
         chosen = [RecordingLevel.parse(n, where="--levels") for n in levels.split(",") if n.strip()]
         typer.echo(f"Running {len(example_scripts())} example scripts at {len(chosen)} levels…")
         rows = asyncio.run(run_demo(settings, out, chosen))
@@ -188,7 +168,7 @@ def demo(
         typer.echo("\n(fails_on_purpose fails at every level, on purpose: that is the ERROR case.)")
 
     try:
-        _guarded(work)
+        guarded(work)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -206,6 +186,9 @@ def _serve_demo_site(site_type: Any) -> None:
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
 
+
+app.add_typer(recordings_app, name="recordings")
+app.add_typer(spool_app, name="spool")
 
 config_app = typer.Typer(help="Inspect the resolved configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -227,7 +210,7 @@ def config_show(
     """Print every resolved setting and the layer it came from, and the recording level."""
 
     def work() -> dict[str, Any]:
-        settings = _settings(env, settings_file, agent_name=agent)
+        settings = settings_for_command(env, settings_file, agent_name=agent)
         script_level = (
             load_script_file(script_file).session.recording_level if script_file else None
         )
@@ -236,7 +219,7 @@ def config_show(
         )
         return describe_settings(settings, choice)
 
-    described = _guarded(work)
+    described = guarded(work)
     if as_json:
         typer.echo(json.dumps(described, indent=2))
         return
@@ -270,7 +253,7 @@ def estimate(
     from agent.recording.estimate import estimate as estimate_levels
     from agent.recording.estimate import read_manifests
 
-    settings = _guarded(lambda: _settings(env, settings_file))
+    settings = guarded(lambda: settings_for_command(env, settings_file))
     root = path or settings.spool_dir
     manifests = read_manifests(root)
     if not manifests:

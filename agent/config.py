@@ -27,6 +27,31 @@ LOCAL_SETTINGS_CANDIDATES = (
 
 
 @dataclass(frozen=True)
+class S3Settings:
+    multipart_threshold_mb: float = 8
+    multipart_chunksize_mb: float = 8
+    max_concurrency: int = 4
+    server_side_encryption: str | None = "AES256"
+    kms_key_id: str | None = None
+    spool_max_mb: float = 2048
+    presign_expiry_seconds: int = 900
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """`[worker]`: how `browser-agent run` polls, heartbeats, drains and reports liveness."""
+
+    concurrency: int = 1
+    heartbeat_seconds: float = 20
+    drain_seconds: float = 100
+    poll_backoff_seconds: float = 1
+    poll_backoff_max_seconds: float = 60
+    template_source: str | None = None
+    health_file: Path = Path("/tmp/browser-agent.health")
+    health_interval_seconds: float = 10
+
+
+@dataclass(frozen=True)
 class AgentSettings:
     env: str
     agent_name: str
@@ -43,9 +68,11 @@ class AgentSettings:
     navigation_timeout_ms: int
     log_format: str
     log_level: str
+    s3: S3Settings
     level_override: str | None
     settings_files: list[Path] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
 
     def level_for(
         self,
@@ -137,6 +164,19 @@ def _typed(
             )
         return number
 
+    def as_number(key: str, low: float, high: float) -> float:
+        value = get(key)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = low - 1
+        if not low <= number <= high:
+            raise ConfigurationError(
+                f"setting {key} = {value!r} (from {_source_of(raw, key, files)}) must be a "
+                f"number from {low} to {high}"
+            )
+        return number
+
     level_source = sources["recording.level"]
     by_agent = {
         str(name): _parse_level(value, f"recording.level_by_agent.{name}")
@@ -166,9 +206,28 @@ def _typed(
         navigation_timeout_ms=as_int("browser.navigation_timeout_ms", 1, 600_000),
         log_format=log_format,
         log_level=str(get("log.level", "INFO")).upper(),
+        s3=S3Settings(
+            multipart_threshold_mb=as_number("s3.multipart_threshold_mb", 0.001, 5 * 1024),
+            multipart_chunksize_mb=as_number("s3.multipart_chunksize_mb", 0.001, 5 * 1024),
+            max_concurrency=as_int("s3.max_concurrency", 1, 64),
+            server_side_encryption=str(get("s3.server_side_encryption") or "") or None,
+            kms_key_id=str(get("s3.kms_key_id") or "") or None,
+            spool_max_mb=as_number("s3.spool_max_mb", 1, 10**7),
+            presign_expiry_seconds=as_int("s3.presign_expiry_seconds", 1, 7 * 24 * 3600),
+        ),
         level_override=_checked_override(environ.get(OVERRIDE_VAR)),
         settings_files=files,
         sources=sources,
+        worker=WorkerSettings(
+            concurrency=as_int("worker.concurrency", 1, 64),
+            heartbeat_seconds=as_number("worker.heartbeat_seconds", 0, 3600),
+            drain_seconds=as_number("worker.drain_seconds", 0, 3600),
+            poll_backoff_seconds=as_number("worker.poll_backoff_seconds", 0.01, 600),
+            poll_backoff_max_seconds=as_number("worker.poll_backoff_max_seconds", 0.01, 3600),
+            template_source=str(get("worker.template_source") or "") or None,
+            health_file=Path(str(get("worker.health_file") or "/tmp/browser-agent.health")),
+            health_interval_seconds=as_number("worker.health_interval_seconds", 0.1, 3600),
+        ),
     )
 
 

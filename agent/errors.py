@@ -98,3 +98,9 @@ class NovaActNotConfigured(NovaActError):
             kind="NotConfigured",
             step=step,
         )
+
+
+class OutputTooLarge(BrowserAgentError):
+    """The result does not fit in Step Functions' 256 KiB task output."""
+
+    code = "BrowserAgent.OutputTooLarge"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.aws import AwsClients
 from agent.browser import BrowserDriver, BrowserOptions
 from agent.config import AgentSettings
 from agent.executor import ExecutorSettings, ScriptExecutor
 from agent.storage import ArtifactStore, LocalFolderStore
+from agent.storage.s3 import MiB, S3Options, S3Uploader
+from agent.storage.spool import UploadSpool
 
 
 def browser_driver(settings: AgentSettings) -> BrowserDriver:
@@ -16,8 +19,41 @@ def browser_driver(settings: AgentSettings) -> BrowserDriver:
     )
 
 
+def aws_clients(settings: AgentSettings) -> AwsClients:
+    return AwsClients.for_settings(
+        aws_region=settings.aws_region, activity_arn=settings.activity_arn
+    )
+
+
+def s3_uploader(settings: AgentSettings, bucket: str) -> S3Uploader:
+    s3 = settings.s3
+    return S3Uploader(
+        aws_clients(settings).s3(),
+        S3Options(
+            bucket=bucket,
+            multipart_threshold=int(s3.multipart_threshold_mb * MiB),
+            multipart_chunksize=int(s3.multipart_chunksize_mb * MiB),
+            max_concurrency=s3.max_concurrency,
+            server_side_encryption=s3.server_side_encryption,
+            kms_key_id=s3.kms_key_id,
+        ),
+    )
+
+
+def upload_spool(settings: AgentSettings, spool_dir: Path | None = None) -> UploadSpool | None:
+    """The spool that uploads to the configured bucket; None when recordings stay local."""
+    if not settings.s3_bucket:
+        return None
+    return UploadSpool(
+        spool_dir or settings.spool_dir,
+        s3_uploader(settings, settings.s3_bucket),
+        max_bytes=int(settings.s3.spool_max_mb * MiB),
+    )
+
+
 def artifact_store(settings: AgentSettings, spool_dir: Path) -> ArtifactStore:
-    return LocalFolderStore(spool_dir)
+    """S3 through the spool when a bucket is set; else the spool folder is the local store."""
+    return upload_spool(settings, spool_dir) or LocalFolderStore(spool_dir)
 
 
 def script_executor(

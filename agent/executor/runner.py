@@ -92,7 +92,8 @@ class ScriptExecutor:
             error = (
                 RunError.model_validate(redactor.redact_data(error.model_dump())) if error else None
             )
-            recording = recorder.finish(
+            recording = await asyncio.to_thread(
+                recorder.finish,
                 success=success,
                 steps=steps,
                 error=error,
