@@ -6,11 +6,16 @@ Limits of the API: `error` at most 256 characters, `cause` at most 32,768, outpu
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+from loguru import logger
+
 from agent.errors import BrowserAgentError, OutputTooLarge
+from agent.redaction import process_secrets
 from agent.result import RunResult
 
 MAX_ERROR_CHARS = 256
@@ -98,3 +103,43 @@ def _cause_json(details: dict[str, Any]) -> str:
         if len(text) <= MAX_CAUSE_CHARS or keep == 0:
             return text[:MAX_CAUSE_CHARS] if len(text) > MAX_CAUSE_CHARS else text
         keep = max(0, keep - (len(text) - MAX_CAUSE_CHARS) - 16)
+
+
+# Answers to a token Step Functions no longer holds: the task timed out or was answered.
+GONE_TOKEN_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+
+
+class TaskAnswers:
+    """Sends the one answer a task token gets; never raises (a lost answer is logged)."""
+
+    def __init__(self, states: Any) -> None:
+        self.states = states
+
+    async def succeed(self, token: str, output: str) -> bool:
+        return await self._send("SendTaskSuccess", taskToken=token, output=output)
+
+    async def fail(self, token: str, answer: TaskFailure) -> bool:
+        cause = process_secrets.redactor.redact(answer.cause)
+        return await self._send("SendTaskFailure", taskToken=token, error=answer.error, cause=cause)
+
+    async def _send(self, operation: str, **params: str) -> bool:
+        method = self.states.send_task_success
+        if operation == "SendTaskFailure":
+            method = self.states.send_task_failure
+        try:
+            await asyncio.to_thread(method, **params)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in GONE_TOKEN_ERRORS:
+                logger.warning("{} not accepted: {} (the task already ended)", operation, code)
+            else:
+                logger.error("{} failed: {}", operation, exc)
+            return False
+        except BotoCoreError as exc:
+            logger.error("{} failed: {}", operation, exc)
+            return False
+        if "error" in params:
+            logger.info("answered with failure {}", params["error"])
+        else:
+            logger.info("answered with success")
+        return True
