@@ -28,6 +28,7 @@ from agent.recordings_cli import recordings_app, spool_app
 from agent.result import RunResult
 from agent.runtime import browser_driver, script_executor
 from agent.script import SecretRef, VariableValue, bind, load_script_file
+from agent.worker_cli import register_worker_commands
 
 app = typer.Typer(
     name="browser-agent",
@@ -187,6 +188,7 @@ def _serve_demo_site(site_type: Any) -> None:
             threading.Event().wait()
 
 
+register_worker_commands(app)
 app.add_typer(recordings_app, name="recordings")
 app.add_typer(spool_app, name="spool")
 
