@@ -14,10 +14,30 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, ProfileNotFound
+
+from agent.errors import ConfigurationError
 
 # GetActivityTask long-polls for up to 60 s: the read timeout must be longer.
 STATES_READ_TIMEOUT_S = 70
 _ARN_REGION = re.compile(r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:([a-z0-9-]+):")
+
+# botocore's name for where the credentials came from, in words.
+CREDENTIAL_SOURCES = {
+    "env": "environment variables (AWS_ACCESS_KEY_ID)",
+    "shared-credentials-file": "the shared credentials file (~/.aws/credentials)",
+    "config-file": "the AWS config file (~/.aws/config)",
+    "container-role": "the ECS task role (container credentials endpoint)",
+    "iam-role": "the EC2 instance role (instance metadata service)",
+    "assume-role": "a role assumed through the AWS profile",
+    "assume-role-with-web-identity": "a web identity token (assume-role-with-web-identity)",
+    "sso": "an IAM Identity Center (SSO) profile",
+    "custom-process": "the profile's credential_process",
+}
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "ClientError"))
 
 
 def _custom_endpoint(service: str) -> bool:
@@ -50,8 +70,28 @@ class AwsClients:
     @property
     def session(self) -> boto3.Session:
         if self._session is None:
-            self._session = boto3.Session(profile_name=self.profile, region_name=self.region)
+            try:
+                self._session = boto3.Session(profile_name=self.profile, region_name=self.region)
+            except ProfileNotFound:
+                raise ConfigurationError(
+                    f"AWS profile {self.profile!r} is not in the AWS config files "
+                    "(~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE / "
+                    "AWS_SHARED_CREDENTIALS_FILE): create it or name another with --aws-profile"
+                ) from None
         return self._session
+
+    @property
+    def region_name(self) -> str | None:
+        """The region the clients use: the given one, else the AWS config's."""
+        return self.region or self.session.region_name
+
+    def credential_source(self) -> str | None:
+        """Where the standard chain found credentials, in words; None when it found none."""
+        credentials = self.session.get_credentials()
+        if credentials is None:
+            return None
+        method = str(getattr(credentials, "method", "unknown"))
+        return CREDENTIAL_SOURCES.get(method, method)
 
     def _config(self, **extra: Any) -> Config:
         return Config(

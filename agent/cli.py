@@ -28,6 +28,7 @@ from agent.recordings_cli import recordings_app, spool_app
 from agent.result import RunResult
 from agent.runtime import browser_driver, script_executor
 from agent.script import SecretRef, VariableValue, bind, load_script_file
+from agent.setup_cli import doctor, setup
 from agent.worker_cli import register_worker_commands
 
 app = typer.Typer(
@@ -189,6 +190,8 @@ def _serve_demo_site(site_type: Any) -> None:
 
 
 register_worker_commands(app)
+app.command("setup")(setup)
+app.command("doctor")(doctor)
 app.add_typer(recordings_app, name="recordings")
 app.add_typer(spool_app, name="spool")
 

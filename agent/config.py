@@ -73,6 +73,7 @@ class AgentSettings:
     settings_files: list[Path] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    aws_profile: str | None = None
 
     def level_for(
         self,
@@ -106,9 +107,9 @@ def load_settings(
     """Read every layer (dynaconf reads the process environment); `overrides` are command-line
     flags, above every settings layer."""
     environ = os.environ
-    env = env or environ.get(f"{ENV_PREFIX}_ENV") or "dev"
     files = [bundled_path("settings.toml")]
     local = _local_settings_file(settings_file, environ)
+    env, env_source = _chosen_env(env, environ, local)
     if local is not None:
         files.append(local)
     raw = Dynaconf(
@@ -127,7 +128,23 @@ def load_settings(
     for key, value in (overrides or {}).items():
         if value is not None:
             sources[key] = "command-line flag"
+    sources["env"] = env_source
     return _typed(raw, env, files, sources, environ)
+
+
+def _chosen_env(
+    flag: str | None, environ: Mapping[str, str], local: Path | None
+) -> tuple[str, str]:
+    """The environment section: --env, BROWSER_AGENT_ENV, the local file's [default] env
+    (written by `browser-agent setup`), else dev."""
+    if flag:
+        return flag, "command-line flag"
+    if environ.get(f"{ENV_PREFIX}_ENV"):
+        return environ[f"{ENV_PREFIX}_ENV"], f"environment variable {ENV_PREFIX}_ENV"
+    if local is not None and _toml_has(local, "default", "env"):
+        value = _toml_sections(local, local.stat().st_mtime)["default"]["env"]
+        return str(value), f"local settings file {local} [default]"
+    return "dev", "built-in default"
 
 
 _REPORTED_KEYS = (
@@ -135,6 +152,7 @@ _REPORTED_KEYS = (
     "activity_arn",
     "s3_bucket",
     "aws_region",
+    "aws_profile",
     "spool_dir",
     "recording.level",
     "recording.ring_size",
@@ -196,6 +214,7 @@ def _typed(
         activity_arn=str(get("activity_arn") or "") or None,
         s3_bucket=str(get("s3_bucket") or "") or None,
         aws_region=str(get("aws_region") or "") or None,
+        aws_profile=str(get("aws_profile") or "") or None,
         spool_dir=Path(str(get("spool_dir") or "recordings")).expanduser(),
         level=LevelChoice(_parse_level(get("recording.level"), level_source), level_source),
         level_by_agent=by_agent,
@@ -312,6 +331,7 @@ def describe_settings(settings: AgentSettings, choice: LevelChoice) -> dict[str,
         "activity_arn": settings.activity_arn,
         "s3_bucket": settings.s3_bucket,
         "aws_region": settings.aws_region,
+        "aws_profile": settings.aws_profile,
         "spool_dir": str(settings.spool_dir),
         "recording.level": settings.level.level.name,
         "recording.ring_size": settings.ring_size,
@@ -321,8 +341,9 @@ def describe_settings(settings: AgentSettings, choice: LevelChoice) -> dict[str,
         "log.format": settings.log_format,
     }
     sources = dict(settings.sources)
-    sources["env"] = (
-        "command-line flag or BROWSER_AGENT_ENV" if settings.env != "dev" else "built-in default"
+    sources.setdefault(
+        "env",
+        "command-line flag or BROWSER_AGENT_ENV" if settings.env != "dev" else "built-in default",
     )
     return {
         "settings": {

@@ -104,3 +104,9 @@ class OutputTooLarge(BrowserAgentError):
     """The result does not fit in Step Functions' 256 KiB task output."""
 
     code = "BrowserAgent.OutputTooLarge"
+
+
+class AwsAccessError(BrowserAgentError):
+    """AWS refused or could not be reached; the message says what to do about it."""
+
+    code = "BrowserAgent.AwsAccess"

@@ -21,7 +21,9 @@ def browser_driver(settings: AgentSettings) -> BrowserDriver:
 
 def aws_clients(settings: AgentSettings) -> AwsClients:
     return AwsClients.for_settings(
-        aws_region=settings.aws_region, activity_arn=settings.activity_arn
+        aws_region=settings.aws_region,
+        activity_arn=settings.activity_arn,
+        profile=settings.aws_profile,
     )
 
 

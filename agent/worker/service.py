@@ -54,7 +54,9 @@ class ActivityWorker:
         self.settings = settings
         self.options = options
         self.aws = AwsClients.for_settings(
-            aws_region=settings.aws_region, activity_arn=options.activity_arn
+            aws_region=settings.aws_region,
+            activity_arn=options.activity_arn,
+            profile=settings.aws_profile,
         )
         self.states: Any = self.aws.stepfunctions()
         self.answers = TaskAnswers(self.states)

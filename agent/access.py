@@ -1,0 +1,231 @@
+"""What the agent's AWS identity may do: one real, harmless call per permission.
+
+The agent's role has no read, list or delete permission, so every check is a call the agent
+really makes: `sts:GetCallerIdentity` (needs no permission, proves the credentials),
+`states:DescribeActivity`, and a put of a small probe object that is overwritten each time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+from agent.aws import AwsClients, error_code
+from agent.config import AgentSettings
+from agent.errors import AwsAccessError
+from agent.levels import RecordingLevel
+
+DENIED_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Forbidden"}
+)
+REJECTED_CREDENTIAL_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidAccessKeyId",
+        "InvalidToken",
+        "UnrecognizedClientException",
+    }
+)
+PROBE_PREFIX = "browser-sessions/_probe"
+DOCS = "docs/iam-and-setup.md"
+NO_CREDENTIALS_FIX = (
+    "no AWS credentials found: on ECS give the task a task role, on EC2 an instance profile; "
+    "on a laptop mount ~/.aws and set AWS_PROFILE (or pass --aws-profile); see " + DOCS
+)
+
+
+@dataclass(frozen=True)
+class CallerIdentity:
+    account: str
+    arn: str
+
+    @property
+    def principal(self) -> str:
+        """`role NAME`, `user NAME` or the ARN: whose policy a fix goes into."""
+        match = re.match(r"^arn:[^:]+:(?:sts|iam)::\d*:(assumed-role|role|user)/([^/]+)", self.arn)
+        if not match:
+            return self.arn
+        kind = "user" if match.group(1) == "user" else "role"
+        return f"{kind} {match.group(2)}"
+
+
+@dataclass(frozen=True)
+class AccessCheck:
+    """One permission (or prerequisite), whether it holds, and what to do when it does not."""
+
+    name: str
+    target: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+
+def caller_identity(clients: AwsClients) -> CallerIdentity:
+    """Who the credentials belong to; a clear AwsAccessError when there are none or AWS
+    rejects them."""
+    try:
+        answer = clients.sts().get_caller_identity()
+    except NoCredentialsError:
+        raise AwsAccessError(NO_CREDENTIALS_FIX) from None
+    except NoRegionError:
+        raise AwsAccessError(
+            "no AWS region: pass --region, or set AWS_REGION or the profile's region"
+        ) from None
+    except ClientError as exc:
+        code = error_code(exc)
+        hint = (
+            "the credentials were rejected: renew them (aws sso login, or new keys) or unset "
+            "stale AWS_ACCESS_KEY_ID / AWS_SESSION_TOKEN variables"
+            if code in REJECTED_CREDENTIAL_CODES
+            else "check the credentials and AWS_ENDPOINT_URL"
+        )
+        raise AwsAccessError(f"sts:GetCallerIdentity failed ({code}): {hint}") from None
+    except BotoCoreError as exc:
+        raise AwsAccessError(f"could not reach AWS STS: {exc}") from None
+    return CallerIdentity(account=str(answer["Account"]), arn=str(answer["Arn"]))
+
+
+def permission_fix(permission: str, resource: str, identity: CallerIdentity | None) -> str:
+    whose = identity.principal if identity else "the agent's role"
+    return f"allow {permission} on {resource} in the policy of {whose} (see {DOCS})"
+
+
+def check_call(
+    permission: str,
+    resource: str,
+    call: Callable[[], Any],
+    identity: CallerIdentity | None,
+    *,
+    fixes: dict[str, str] | None = None,
+    required: bool = True,
+) -> AccessCheck:
+    """Make the call; a denial names the permission and says where to grant it."""
+    try:
+        call()
+    except ClientError as exc:
+        code = error_code(exc)
+        if code in DENIED_CODES:
+            fix = permission_fix(permission, resource, identity)
+            return AccessCheck(permission, resource, False, f"denied ({code})", fix, required)
+        fix = (fixes or {}).get(code, f"AWS answered {code}; see {DOCS}")
+        return AccessCheck(permission, resource, False, f"failed ({code})", fix, required)
+    except BotoCoreError as exc:
+        fix = "check the network, the region and AWS_ENDPOINT_URL"
+        return AccessCheck(permission, resource, False, f"failed ({exc})", fix, required)
+    return AccessCheck(permission, resource, True, "allowed", "", required)
+
+
+def check_activity(
+    clients: AwsClients, activity_arn: str, identity: CallerIdentity | None
+) -> AccessCheck:
+    return check_call(
+        "states:DescribeActivity",
+        activity_arn,
+        lambda: clients.stepfunctions().describe_activity(activityArn=activity_arn),
+        identity,
+        fixes={
+            "ActivityDoesNotExist": "no such activity: check activity_arn and the region, or "
+            "run `browser-agent setup --env ENV` again",
+            "InvalidArn": "activity_arn is not an activity ARN: run `browser-agent setup` again",
+        },
+    )
+
+
+def probe_key(agent_name: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", agent_name) or "agent"
+    return f"{PROBE_PREFIX}/{safe}.json"
+
+
+def check_probe_put(
+    clients: AwsClients,
+    bucket: str,
+    agent_name: str,
+    identity: CallerIdentity | None,
+    *,
+    encryption: dict[str, str] | None = None,
+) -> list[AccessCheck]:
+    """Put the probe object plain (s3:PutObject), then tagged as uploads are
+    (s3:PutObjectTagging too). Same key each time: the role cannot delete it."""
+    key = probe_key(agent_name)
+    resource = f"arn:aws:s3:::{bucket}/browser-sessions/*"
+    body = json.dumps(
+        {"agent": agent_name, "identity": identity.arn if identity else None, "at": time.time()}
+    ).encode()
+    fixes = {"NoSuchBucket": f"bucket {bucket} does not exist: check s3_bucket and the region"}
+
+    def put(**extra: Any) -> None:
+        clients.s3().put_object(
+            Bucket=bucket, Key=key, Body=body, ContentType="application/json", **extra
+        )
+
+    plain = check_call(
+        "s3:PutObject", resource, lambda: put(**(encryption or {})), identity, fixes=fixes
+    )
+    if not plain.ok:
+        return [plain]
+    tagged = check_call(
+        "s3:PutObjectTagging",
+        resource,
+        lambda: put(Tagging="recording-level=TRACE", **(encryption or {})),
+        identity,
+        fixes=fixes,
+    )
+    return [plain, tagged]
+
+
+def agent_access_checks(
+    clients: AwsClients, settings: AgentSettings, identity: CallerIdentity | None
+) -> list[AccessCheck]:
+    """What `run` needs: its activity, and (unless the level is NONE) puts under
+    browser-sessions/ in its bucket."""
+    checks: list[AccessCheck] = []
+    if settings.activity_arn:
+        checks.append(check_activity(clients, settings.activity_arn, identity))
+    else:
+        checks.append(
+            AccessCheck(
+                "setting activity_arn",
+                "",
+                False,
+                "not set",
+                "run `browser-agent setup --env ENV` (or set BROWSER_AGENT_ACTIVITY_ARN)",
+            )
+        )
+    level = settings.level_for().level
+    if level is RecordingLevel.NONE:
+        checks.append(
+            AccessCheck("s3:PutObject", "", True, "not needed: recording level NONE", "", False)
+        )
+    elif not settings.s3_bucket:
+        checks.append(
+            AccessCheck(
+                "setting s3_bucket",
+                "",
+                True,
+                "not set: recordings stay in the local folder (spool_dir)",
+                "run `browser-agent setup --env ENV` to upload them to S3",
+                False,
+            )
+        )
+    else:
+        encryption: dict[str, str] = {}
+        if settings.s3.server_side_encryption:
+            encryption["ServerSideEncryption"] = settings.s3.server_side_encryption
+            if settings.s3.kms_key_id:
+                encryption["SSEKMSKeyId"] = settings.s3.kms_key_id
+        checks.extend(
+            check_probe_put(
+                clients, settings.s3_bucket, settings.agent_name, identity, encryption=encryption
+            )
+        )
+    return checks
