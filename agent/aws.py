@@ -37,7 +37,10 @@ CREDENTIAL_SOURCES = {
 
 
 def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+    """The error code; a bare 403 (a body the protocol parser could not read, as after S3 HEAD
+    or from some emulators) is AccessDenied."""
+    code = str(exc.response.get("Error", {}).get("Code") or "ClientError")
+    return "AccessDenied" if code == "403" else code
 
 
 def _custom_endpoint(service: str) -> bool:
