@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from botocore.credentials import RefreshableCredentials
-from conftest import Cli, CliResult
+from conftest import EXAMPLES_DIR, Cli, CliResult
 from iam_harness import (
     REGION,
     MotoIam,
@@ -341,3 +341,48 @@ def test_legacy_secret_becomes_a_named_profile_not_a_setting(
         [setup.stdout, setup.stderr, doctor.stdout, settings_path(home).read_text()],
         [secret, admin_secret],
     )
+
+
+@pytest.mark.browser
+def test_uploads_are_signed_with_the_task_role_and_a_denied_put_stays_in_the_spool(
+    cli: Cli, home: Path, moto_iam: MotoIam
+) -> None:
+    stack = moto_iam.stack(f"up{secrets.token_hex(2)}")
+    writer = RoleCredentials(
+        moto_iam, moto_iam.role(f"task-{stack.env}", agent_policy(stack.bucket))
+    )
+    no_s3 = RoleCredentials(
+        moto_iam, moto_iam.role(f"nos3-{stack.env}", agent_policy(stack.bucket, s3=False))
+    )
+    login = EXAMPLES_DIR / "login.json"
+    runs: dict[str, tuple[CliResult, Path]] = {}
+    for name, source in (("writer", writer), ("no_s3", no_s3)):
+        with container_endpoint(source, secrets.token_hex(8)) as endpoint:
+            env = aws_env(home, moto_iam, **endpoint)
+            if name == "writer":
+                assert cli("setup", "--env", stack.env, env=env).returncode == 0
+            spool = cli.cwd / f"spool-{name}"
+            result = cli(
+                "run-script", login, "--demo-site", "--level", "INFO", "--out", spool, env=env
+            )
+            runs[name] = (result, spool)
+
+    uploaded, spool = runs["writer"]
+    recording = json.loads(uploaded.stdout)["recording"]
+    assert recording["upload_status"] == "uploaded", uploaded.stderr
+    keys = [
+        o["Key"]
+        for o in moto_iam.client("s3").list_objects_v2(
+            Bucket=stack.bucket, Prefix=f"browser-sessions/{stack.env}/"
+        )["Contents"]
+    ]
+    assert any(k.endswith("/manifest.json") for k in keys) and len(keys) >= 3
+    assert not list(spool.rglob("manifest.json"))  # it left the spool once S3 confirmed it
+
+    denied, spool = runs["no_s3"]
+    assert json.loads(denied.stdout)["recording"]["upload_status"] == "pending"
+    assert len(list(spool.rglob("manifest.json"))) == 1
+    assert "AccessDenied" in denied.stderr and "stays in the spool" in denied.stderr
+    texts = [r.stdout + r.stderr for r, _ in runs.values()]
+    spooled = [p.read_text(errors="replace") for p in spool.rglob("*") if p.is_file()]
+    no_secrets(texts + spooled, writer.secret_strings() + no_s3.secret_strings())
