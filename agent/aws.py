@@ -74,7 +74,10 @@ class AwsClients:
     def session(self) -> boto3.Session:
         if self._session is None:
             try:
-                self._session = boto3.Session(profile_name=self.profile, region_name=self.region)
+                # AWS_REGION (set by ECS and Lambda, read by the AWS CLI v2) wins over the
+                # profile's region, as in the CLI; botocore itself only reads AWS_DEFAULT_REGION.
+                region = self.region or os.environ.get("AWS_REGION") or None
+                self._session = boto3.Session(profile_name=self.profile, region_name=region)
             except ProfileNotFound:
                 raise ConfigurationError(
                     f"AWS profile {self.profile!r} is not in the AWS config files "

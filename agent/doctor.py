@@ -106,7 +106,8 @@ def render(report: DoctorReport) -> list[str]:
         f"identity     {who.arn} (account {who.account})" if who else "identity     unknown"
     )
     lines.append(f"credentials  {report.credential_source or 'none found'}")
-    lines.append(f"region       {report.region or 'not set'} ({report.region_source})")
+    where = f" ({report.region_source})" if report.region else ""
+    lines.append(f"region       {report.region or 'not set'}{where}")
     lines.append("\nsettings")
     for key, entry in report.settings["settings"].items():
         lines.append(f"  {key:<24} {entry['value']!s:<44} ({entry['source']})")
