@@ -15,6 +15,7 @@ from typing import NamedTuple
 import pytest
 
 from agent.demo.site import DemoSite
+from localstack import localstack  # noqa: F401  (the session-wide LocalStack fixture)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = REPO_ROOT / "examples"

@@ -1,0 +1,284 @@
+"""The activity worker (`browser-agent run` as a real process) against LocalStack's Step
+Functions, real Chromium and the demo site."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from activity_harness import StepFunctions, WorkerProcess, browser_processes
+from conftest import EXAMPLES_DIR, find_secret
+from malformed_inputs import MALFORMED
+
+from agent.demo.site import DemoSite
+
+pytestmark = pytest.mark.browser
+
+# Short drains keep teardown fast: an idle worker waits for its open 60 s long poll only
+# this long.
+TEST_DRAIN = {"BROWSER_AGENT_WORKER__DRAIN_SECONDS": "3"}
+
+
+def _example(name: str) -> dict[str, Any]:
+    return dict(json.loads((EXAMPLES_DIR / f"{name}.json").read_text()))
+
+
+def _slow_script(site: DemoSite, ms: int) -> dict[str, Any]:
+    return {
+        "name": "slow",
+        "steps": [
+            {"action": "goto", "url": f"{site.url}/slow?ms={ms}", "timeout_ms": ms + 20_000},
+            {"action": "assert", "selector": "#slow"},
+        ],
+    }
+
+
+def _results_task(site: DemoSite) -> dict[str, Any]:
+    return {"template": "results_table@1.0.0", "variables": {"base_url": site.url}}
+
+
+def _start_worker(
+    localstack: str, states: StepFunctions, folder: Path, **settings: str
+) -> WorkerProcess:
+    templates = folder / "templates" / "results_table"
+    templates.mkdir(parents=True)
+    (templates / "1.0.0.json").write_text(json.dumps(_example("results_table")))
+    env = {
+        "BROWSER_AGENT_WORKER__TEMPLATE_SOURCE": str(folder / "templates"),
+        "DEMO_PASSWORD": DemoSite.PASSWORD,
+        **TEST_DRAIN,
+        **{f"BROWSER_AGENT_WORKER__{k.upper()}": v for k, v in settings.items()},
+    }
+    process = WorkerProcess(localstack, states.activity_arn, folder, settings=env)
+    process.wait_until_serving()
+    return process
+
+
+@pytest.fixture(scope="module")
+def states(localstack: str) -> StepFunctions:
+    return StepFunctions(localstack, heartbeat_s=10)
+
+
+@pytest.fixture(scope="module")
+def worker(
+    localstack: str, states: StepFunctions, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    """One worker (concurrency 2) serving this module's activity."""
+    process = _start_worker(
+        localstack,
+        states,
+        tmp_path_factory.mktemp("worker"),
+        concurrency="2",
+        heartbeat_seconds="2",
+    )
+    yield process
+    assert process.stop() == 0, process.log
+
+
+def test_demo_scripts_end_succeeded_with_result_or_failed_naming_the_step(
+    states: StepFunctions, worker: WorkerProcess, demo_site: DemoSite
+) -> None:
+    login = states.start(
+        {
+            "script": _example("login"),
+            "variables": {
+                "base_url": demo_site.url,
+                "username": DemoSite.USERNAME,
+                "password": {"secret_ref": "env:DEMO_PASSWORD"},
+            },
+        }
+    )
+    failing = states.start(
+        {"script": _example("fails_on_purpose"), "variables": {"base_url": demo_site.url}}
+    )
+
+    done = states.wait_until_ended(login)
+    assert done["status"] == "SUCCEEDED", states.history(login)
+    result = json.loads(done["output"])
+    assert result["success"] is True
+    assert result["script"] == "login"
+    assert result["outputs"]["welcome"] == f"Welcome, {DemoSite.USERNAME}"
+
+    assert states.wait_until_ended(failing)["status"] == "FAILED"
+    error, cause = states.failure(failing)
+    assert error == "BrowserAgent.StepFailed"
+    assert cause["step"] == 2
+    assert cause["step_action"] == "assert"
+    assert "step 2 (assert '#welcome')" in cause["message"]
+    assert cause["manifest_uri"]
+
+    histories = json.dumps([states.history(login), states.history(failing)], default=str)
+    texts = {
+        "worker log": worker.log,
+        "metrics": worker.stdout_path.read_text(),
+        "histories": histories,
+    }
+    assert find_secret(DemoSite.PASSWORD, texts, [worker.spool_dir]) == []
+
+
+def test_template_and_tool_envelope_inputs_are_answered_in_their_form(
+    states: StepFunctions, worker: WorkerProcess, demo_site: DemoSite
+) -> None:
+    envelope = {
+        "tool_name": "browser",
+        "tool_use_id": "tu-42",
+        "tool_input": _results_task(demo_site),
+        "timestamp": "2026-01-01T00:00:00Z",
+        "context": {"caller": "test"},
+    }
+    execution = states.start(envelope)
+    done = states.wait_until_ended(execution)
+    assert done["status"] == "SUCCEEDED", states.history(execution)
+    output = json.loads(done["output"])
+    assert output["tool_use_id"] == "tu-42"
+    assert output["context"] == {"caller": "test"}
+    assert output["approved"] is True
+    script_output = output["tool_input"]["script_output"]
+    assert script_output["script"] == "results_table"
+    assert len(script_output["outputs"]["quotes"]) == 6
+
+
+def test_malformed_inputs_each_fail_with_invalid_input_and_the_worker_keeps_serving(
+    states: StepFunctions, worker: WorkerProcess, demo_site: DemoSite
+) -> None:
+    # Step Functions itself refuses input that is not JSON; the rest reach the worker.
+    reachable = [m for m in MALFORMED if not m[2].startswith("not valid JSON")]
+    assert len(reachable) >= 30
+    executions = [(label, fragment, states.start(raw)) for label, raw, fragment in reachable]
+    for label, fragment, execution in executions:
+        assert states.wait_until_ended(execution)["status"] == "FAILED", label
+        error, cause = states.failure(execution)
+        assert error == "BrowserAgent.InvalidInput", (label, error, cause)
+        assert fragment in cause["message"], (label, cause)
+    after = states.start(_results_task(demo_site))
+    assert states.wait_until_ended(after)["status"] == "SUCCEEDED"
+    assert worker.process.poll() is None
+
+
+def test_two_workers_answer_each_of_twenty_executions_exactly_once(
+    localstack: str, demo_site: DemoSite, tmp_path: Path
+) -> None:
+    states = StepFunctions(localstack, heartbeat_s=10)
+    workers = [
+        _start_worker(localstack, states, tmp_path / f"w{n}", concurrency="2") for n in (1, 2)
+    ]
+    try:
+        started = time.monotonic()
+        executions = [states.start(_results_task(demo_site)) for _ in range(20)]
+        for execution in executions:
+            assert states.wait_until_ended(execution, 120)["status"] == "SUCCEEDED"
+        took = time.monotonic() - started
+        for execution in executions:
+            types = states.event_types(execution)
+            for event in ("ActivityScheduled", "ActivityStarted", "ActivitySucceeded"):
+                assert types.count(event) == 1, (event, types)
+        answered = [m for w in workers for m in w.metrics() if m["Tasks"] == 1]
+        assert len(answered) == 20
+        assert all(m["outcome"] == "succeeded" for m in answered)
+        print(f"20 executions on 2 workers x 2 slots in {took:.1f} s")
+    finally:
+        codes = [w.stop() for w in workers]
+    assert codes == [0, 0]
+
+
+def test_heartbeats_keep_a_task_longer_than_heartbeat_seconds_alive(
+    localstack: str, demo_site: DemoSite, tmp_path: Path
+) -> None:
+    states = StepFunctions(localstack, heartbeat_s=2)
+    worker = _start_worker(localstack, states, tmp_path / "w", heartbeat_seconds="0.5")
+    try:
+        execution = states.start(_slow_script(demo_site, 5_000))
+        done = states.wait_until_ended(execution, 60)
+        assert done["status"] == "SUCCEEDED", states.history(execution)
+    finally:
+        assert worker.stop() == 0
+
+
+def test_without_heartbeats_the_task_times_out_and_the_worker_carries_on(
+    localstack: str, demo_site: DemoSite, tmp_path: Path
+) -> None:
+    states = StepFunctions(localstack, heartbeat_s=2)
+    worker = _start_worker(localstack, states, tmp_path / "w", heartbeat_seconds="0")
+    try:
+        execution = states.start(_slow_script(demo_site, 5_000))
+        assert states.wait_until_ended(execution, 60)["status"] == "FAILED"
+        error, _ = states.failure(execution)
+        assert error == "States.HeartbeatTimeout"
+        following = states.start(_results_task(demo_site))
+        assert states.wait_until_ended(following, 60)["status"] == "SUCCEEDED"
+        assert "SendTaskSuccess not accepted: TaskTimedOut" in worker.log
+    finally:
+        assert worker.stop() == 0
+
+
+def test_sigterm_during_a_long_task_fails_it_with_worker_shutdown_and_exits_zero(
+    localstack: str, demo_site: DemoSite, tmp_path: Path
+) -> None:
+    states = StepFunctions(localstack, heartbeat_s=10)
+    worker = _start_worker(
+        localstack, states, tmp_path / "w", heartbeat_seconds="1", drain_seconds="2"
+    )
+    execution = states.start(_slow_script(demo_site, 25_000))
+    states.wait_for_event(execution, "ActivityStarted")
+    _wait_for_renderer(worker)
+    signalled = time.monotonic()
+    worker.process.send_signal(signal.SIGTERM)
+    assert states.wait_until_ended(execution, 30)["status"] == "FAILED"
+    ended_after = time.monotonic() - signalled
+    error, cause = states.failure(execution)
+    assert error == "BrowserAgent.WorkerShutdown"
+    assert "drain time" in cause["message"]
+    assert worker.process.wait(timeout=30) == 0
+    assert ended_after < 2 + 8, f"FAILED {ended_after:.1f} s after SIGTERM (drain 2 s)"
+    manifests = list(worker.spool_dir.rglob("manifest.json"))
+    assert len(manifests) == 1, list(worker.spool_dir.rglob("*"))
+    assert json.loads(manifests[0].read_text())["session_id"] == cause["session_id"]
+
+
+def test_killed_chromium_fails_that_task_as_browser_crashed_and_the_next_succeeds(
+    localstack: str, demo_site: DemoSite, tmp_path: Path
+) -> None:
+    states = StepFunctions(localstack, heartbeat_s=10)
+    worker = _start_worker(localstack, states, tmp_path / "w", heartbeat_seconds="2")
+    try:
+        execution = states.start(_slow_script(demo_site, 15_000))
+        states.wait_for_event(execution, "ActivityStarted")
+        _wait_for_renderer(worker)
+        main, _ = browser_processes(worker.process.pid)
+        assert len(main) == 1
+        os.kill(main[0], signal.SIGKILL)
+        assert states.wait_until_ended(execution, 60)["status"] == "FAILED"
+        error, cause = states.failure(execution)
+        assert error == "BrowserAgent.BrowserCrashed", cause
+        following = states.start(_results_task(demo_site))
+        assert states.wait_until_ended(following, 60)["status"] == "SUCCEEDED"
+        relaunched, _ = browser_processes(worker.process.pid)
+        assert relaunched and relaunched != main
+    finally:
+        assert worker.stop() == 0
+
+
+def test_healthcheck_reports_a_running_worker(
+    states: StepFunctions, worker: WorkerProcess, cli: Any
+) -> None:
+    env = {"BROWSER_AGENT_WORKER__HEALTH_FILE": str(worker.health_file)}
+    healthy = cli("healthcheck", "--max-age", "5", env=env)
+    assert healthy.returncode == 0, healthy.stdout
+    assert "state=serving" in healthy.stdout
+    missing = cli("healthcheck", env={"BROWSER_AGENT_WORKER__HEALTH_FILE": "/nonexistent/h"})
+    assert missing.returncode == 1
+
+
+def _wait_for_renderer(worker: WorkerProcess, timeout_s: float = 20) -> None:
+    """Until the task's page exists (its renderer process runs)."""
+    deadline = time.monotonic() + timeout_s
+    while not browser_processes(worker.process.pid)[1]:
+        if time.monotonic() > deadline:
+            raise AssertionError("no renderer process appeared")
+        time.sleep(0.05)
