@@ -10,6 +10,7 @@ import stat
 import time
 import tomllib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from iam_harness import (
     REGION,
     MotoIam,
     RoleCredentials,
+    Stack,
     agent_policy,
     container_endpoint,
     imds_endpoint,
@@ -80,23 +82,30 @@ def one_error(result: CliResult) -> str:
     return lines[0]
 
 
+@dataclass
+class EcsTask:
+    stack: Stack
+    source: RoleCredentials
+    endpoint: dict[str, str]
+
+
 @pytest.fixture
-def ecs_role(moto_iam: MotoIam) -> Iterator[tuple[RoleCredentials, dict[str, str]]]:
-    """A stack for env `ecs` and a task role with the agent's policy, served like ECS does."""
+def ecs_task(moto_iam: MotoIam) -> Iterator[EcsTask]:
+    """A stack for a fresh environment and a task role with the agent's policy, served as ECS
+    serves it."""
     stack = moto_iam.stack(f"ecs{secrets.token_hex(2)}")
-    role = moto_iam.role(f"task-{stack.env}", agent_policy(stack.bucket))
-    source = RoleCredentials(moto_iam, role)
-    source.stack = stack  # type: ignore[attr-defined]
+    source = RoleCredentials(
+        moto_iam, moto_iam.role(f"task-{stack.env}", agent_policy(stack.bucket))
+    )
     with container_endpoint(source, secrets.token_hex(8)) as endpoint:
-        yield source, endpoint
+        yield EcsTask(stack, source, endpoint)
 
 
 def test_setup_with_ecs_task_role_writes_settings_that_config_show_reports(
-    cli: Cli, home: Path, moto_iam: MotoIam, ecs_role: tuple[RoleCredentials, dict[str, str]]
+    cli: Cli, home: Path, moto_iam: MotoIam, ecs_task: EcsTask
 ) -> None:
-    source, endpoint = ecs_role
-    stack = source.stack  # type: ignore[attr-defined]
-    env = aws_env(home, moto_iam, **endpoint)
+    stack, source = ecs_task.stack, ecs_task.source
+    env = aws_env(home, moto_iam, **ecs_task.endpoint)
 
     result = cli("setup", "--env", stack.env, env=env)
 
@@ -200,10 +209,10 @@ def test_instance_role_credentials_that_expire_mid_run_are_fetched_again(
 
 
 def test_setup_with_missing_parameters_says_to_deploy_the_stack(
-    cli: Cli, home: Path, moto_iam: MotoIam, ecs_role: tuple[RoleCredentials, dict[str, str]]
+    cli: Cli, home: Path, moto_iam: MotoIam, ecs_task: EcsTask
 ) -> None:
-    _, endpoint = ecs_role
-    line = one_error(cli("setup", "--env", "nostack", env=aws_env(home, moto_iam, **endpoint)))
+    env = aws_env(home, moto_iam, **ecs_task.endpoint)
+    line = one_error(cli("setup", "--env", "nostack", env=env))
     assert "/browser-agent/nostack/activity-arn, /browser-agent/nostack/s3-bucket" in line
     assert f"not found in region {REGION}" in line and "deploy the infra stack" in line
     assert not settings_path(home).exists()
