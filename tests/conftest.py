@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from localstack import localstack  # noqa: F401  (the session-wide LocalStack fixture)
 
 from agent.demo.site import DemoSite
-from localstack import localstack  # noqa: F401  (the session-wide LocalStack fixture)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = REPO_ROOT / "examples"
