@@ -52,6 +52,8 @@ def _start_worker(
     env = {
         "BROWSER_AGENT_WORKER__TEMPLATE_SOURCE": str(folder / "templates"),
         "DEMO_PASSWORD": DemoSite.PASSWORD,
+        # TRACE (the dev default) adds video and traces: slower, and not what these tests test.
+        "BROWSER_AGENT_RECORDING__LEVEL": "INFO",
         **TEST_DRAIN,
         **{f"BROWSER_AGENT_WORKER__{k.upper()}": v for k, v in settings.items()},
     }
@@ -293,4 +295,55 @@ def _wait_for_renderer(worker: WorkerProcess, timeout_s: float = 20) -> None:
     while not browser_processes(worker.process.pid)[1]:
         if time.monotonic() > deadline:
             raise AssertionError("no renderer process appeared")
+        time.sleep(0.05)
+
+
+def test_task_from_a_poll_open_during_the_drain_is_failed_at_once(
+    localstack: str, demo_site: DemoSite, tmp_path: Path
+) -> None:
+    states = StepFunctions(localstack, heartbeat_s=10)
+    worker = _start_worker(
+        localstack,
+        states,
+        tmp_path / "w",
+        concurrency="2",
+        heartbeat_seconds="1",
+        drain_seconds="8",
+    )
+    long_task = states.start(_slow_script(demo_site, 25_000))
+    states.wait_for_event(long_task, "ActivityStarted")
+    worker.process.send_signal(signal.SIGTERM)
+    _wait_for_log(worker, "no more polling")
+    late = states.start(_results_task(demo_site))  # taken by the poll still open on slot 2
+    assert states.wait_until_ended(late, 5)["status"] == "FAILED"
+    assert states.failure(late)[0] == "BrowserAgent.WorkerShutdown"
+    assert states.describe(long_task)["status"] == "RUNNING"  # still inside its drain time
+    assert states.wait_until_ended(long_task, 30)["status"] == "FAILED"
+    assert states.failure(long_task)[0] == "BrowserAgent.WorkerShutdown"
+    assert worker.process.wait(timeout=30) == 0
+
+
+def test_task_timed_out_reply_to_a_heartbeat_stops_the_browser_work(
+    localstack: str, demo_site: DemoSite, tmp_path: Path
+) -> None:
+    # Heartbeats every 4 s against HeartbeatSeconds 2: Step Functions times the task out and
+    # refuses the next heartbeat; the worker must then give up the 25 s page and its slot.
+    states = StepFunctions(localstack, heartbeat_s=2)
+    worker = _start_worker(localstack, states, tmp_path / "w", heartbeat_seconds="4")
+    try:
+        execution = states.start(_slow_script(demo_site, 25_000))
+        assert states.wait_until_ended(execution, 30)["status"] == "FAILED"
+        # AWS refuses with TaskTimedOut; LocalStack with InvalidToken. Both mean "gone".
+        _wait_for_log(worker, "stopping the task's browser work (token lost)", timeout_s=15)
+        following = states.start(_results_task(demo_site))
+        assert states.wait_until_ended(following, 15)["status"] == "SUCCEEDED"
+    finally:
+        assert worker.stop() == 0
+
+
+def _wait_for_log(worker: WorkerProcess, fragment: str, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while fragment not in worker.log:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{fragment!r} not logged in {timeout_s} s:\n{worker.log}")
         time.sleep(0.05)
