@@ -159,7 +159,7 @@ def test_malformed_inputs_each_fail_with_invalid_input_and_the_worker_keeps_serv
     for label, fragment, execution in executions:
         assert states.wait_until_ended(execution)["status"] == "FAILED", label
         error, cause = states.failure(execution)
-        assert error == "BrowserAgent.InvalidInput", (label, error, cause)
+        assert error == "BrowserAgent.InvalidInput", (label, error, states.history(execution))
         assert fragment in cause["message"], (label, cause)
     after = states.start(_results_task(demo_site))
     assert states.wait_until_ended(after)["status"] == "SUCCEEDED"
