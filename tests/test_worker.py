@@ -7,12 +7,15 @@ import json
 import os
 import signal
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from activity_harness import StepFunctions, WorkerProcess, browser_processes
+from botocore.config import Config
 from conftest import EXAMPLES_DIR, find_secret
 from malformed_inputs import MALFORMED
 
@@ -44,7 +47,12 @@ def _results_task(site: DemoSite) -> dict[str, Any]:
 
 
 def _start_worker(
-    localstack: str, states: StepFunctions, folder: Path, **settings: str
+    localstack: str,
+    states: StepFunctions,
+    folder: Path,
+    *,
+    bucket: str | None = None,
+    **settings: str,
 ) -> WorkerProcess:
     templates = folder / "templates" / "results_table"
     templates.mkdir(parents=True)
@@ -57,6 +65,8 @@ def _start_worker(
         **TEST_DRAIN,
         **{f"BROWSER_AGENT_WORKER__{k.upper()}": v for k, v in settings.items()},
     }
+    if bucket:
+        env["BROWSER_AGENT_S3_BUCKET"] = bucket
     process = WorkerProcess(localstack, states.activity_arn, folder, settings=env)
     process.wait_until_serving()
     return process
@@ -231,12 +241,21 @@ def test_without_heartbeats_the_task_times_out_and_the_worker_carries_on(
         assert worker.stop() == 0
 
 
+@pytest.mark.parametrize("store", ["spool folder", "s3 bucket"])
 def test_sigterm_during_a_long_task_fails_it_with_worker_shutdown_and_exits_zero(
-    localstack: str, demo_site: DemoSite, tmp_path: Path
+    localstack: str, demo_site: DemoSite, tmp_path: Path, store: str
 ) -> None:
     states = StepFunctions(localstack, heartbeat_s=10)
+    bucket = f"recordings-{uuid.uuid4().hex[:8]}"
+    if store == "s3 bucket":
+        _s3(localstack).create_bucket(Bucket=bucket)
     worker = _start_worker(
-        localstack, states, tmp_path / "w", heartbeat_seconds="1", drain_seconds="2"
+        localstack,
+        states,
+        tmp_path / "w",
+        bucket=bucket if store == "s3 bucket" else None,
+        heartbeat_seconds="1",
+        drain_seconds="2",
     )
     execution = states.start(_slow_script(demo_site, 25_000))
     states.wait_for_event(execution, "ActivityStarted")
@@ -250,9 +269,27 @@ def test_sigterm_during_a_long_task_fails_it_with_worker_shutdown_and_exits_zero
     assert "drain time" in cause["message"]
     assert worker.process.wait(timeout=30) == 0
     assert ended_after < 2 + 8, f"FAILED {ended_after:.1f} s after SIGTERM (drain 2 s)"
-    manifests = list(worker.spool_dir.rglob("manifest.json"))
-    assert len(manifests) == 1, list(worker.spool_dir.rglob("*"))
-    assert json.loads(manifests[0].read_text())["session_id"] == cause["session_id"]
+    assert not worker.health_file.exists()  # a stopped worker is not healthy
+    if store == "s3 bucket":
+        keys = [o["Key"] for o in _s3(localstack).list_objects_v2(Bucket=bucket)["Contents"]]
+        manifest_keys = [k for k in keys if k.endswith("/manifest.json")]
+        assert len(manifest_keys) == 1 and cause["session_id"] in manifest_keys[0], keys
+        assert cause["manifest_uri"] == f"s3://{bucket}/{manifest_keys[0]}"
+    else:
+        manifests = list(worker.spool_dir.rglob("manifest.json"))
+        assert len(manifests) == 1, list(worker.spool_dir.rglob("*"))
+        assert json.loads(manifests[0].read_text())["session_id"] == cause["session_id"]
+
+
+def _s3(endpoint: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(s3={"addressing_style": "path"}),
+    )
 
 
 def test_killed_chromium_fails_that_task_as_browser_crashed_and_the_next_succeeds(

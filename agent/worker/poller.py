@@ -9,7 +9,6 @@ import threading
 from typing import Any
 
 from botocore.exceptions import (
-    BotoCoreError,
     ClientError,
     ConnectionError,
     NoCredentialsError,
@@ -108,7 +107,7 @@ class ActivityPoller:
         error) how long to wait before polling again."""
         try:
             response = poll.result()
-        except (ClientError, BotoCoreError) as exc:
+        except Exception as exc:  # any failed poll backs off; the loop must keep going
             delay = self.backoff.next_delay()
             region = self.states.meta.region_name
             logger.warning(

@@ -91,6 +91,8 @@ class ActivityWorker:
                 await self._serve(self._services(driver))
                 await drain(self.running, self.late_poll, self.shutdown)
                 health.cancel()
+                # A stopped worker must not look alive to `browser-agent healthcheck`.
+                self.settings.worker.health_file.unlink(missing_ok=True)
         finally:
             self.shutdown.uninstall()
         if spool is not None:
