@@ -125,6 +125,20 @@ def test_demo_scripts_end_succeeded_with_result_or_failed_naming_the_step(
     assert "step 2 (assert '#welcome')" in cause["message"]
     assert cause["manifest_uri"]
 
+    records = [r for r in worker.log_records() if r["logger"].startswith("agent.executor")]
+    assert records and all(r.get("task_id") and r.get("session_id") for r in records)
+    emf = {m["session_id"]: m for m in worker.metrics()}
+    assert emf[result["session_id"]]["outcome"] == "succeeded"
+    assert emf[cause["session_id"]]["error_code"] == "BrowserAgent.StepFailed"
+    definition = emf[cause["session_id"]]["_aws"]["CloudWatchMetrics"][0]
+    assert definition["Namespace"] == "BrowserAgent"
+    assert {m["Name"] for m in definition["Metrics"]} == {
+        "Tasks",
+        "TaskFailures",
+        "TaskDuration",
+        "RecordingBytes",
+    }
+
     histories = json.dumps([states.history(login), states.history(failing)], default=str)
     texts = {
         "worker log": worker.log,
@@ -376,6 +390,30 @@ def test_task_timed_out_reply_to_a_heartbeat_stops_the_browser_work(
         assert states.wait_until_ended(following, 15)["status"] == "SUCCEEDED"
     finally:
         assert worker.stop() == 0
+
+
+def test_poll_errors_back_off_with_a_hint_and_the_worker_still_drains(
+    localstack: str, tmp_path: Path
+) -> None:
+    missing = "arn:aws:states:us-east-1:000000000000:activity:no-such-activity"
+    worker = WorkerProcess(localstack, missing, tmp_path / "w", settings=TEST_DRAIN)
+    worker.wait_until_serving()
+    _wait_for_log(worker, "Hint: no such activity: check activity_arn")
+    first = len(_poll_failures(worker))
+    _wait_until(lambda: len(_poll_failures(worker)) > first, "next failed poll after the backoff")
+    assert worker.stop() == 0
+
+
+def _poll_failures(worker: WorkerProcess) -> list[dict[str, Any]]:
+    return [r for r in worker.log_records() if "GetActivityTask failed" in r["message"]]
+
+
+def _wait_until(condition: Any, what: str, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout_s} s")
+        time.sleep(0.05)
 
 
 def _wait_for_log(worker: WorkerProcess, fragment: str, timeout_s: float = 10) -> None:
