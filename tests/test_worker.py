@@ -148,6 +148,35 @@ def test_demo_scripts_end_succeeded_with_result_or_failed_naming_the_step(
     assert find_secret(DemoSite.PASSWORD, texts, [worker.spool_dir]) == []
 
 
+def test_secrets_manager_reference_is_resolved_and_never_written(
+    localstack: str, states: StepFunctions, worker: WorkerProcess, demo_site: DemoSite
+) -> None:
+    name = f"demo-login-{uuid.uuid4().hex[:8]}"
+    _client("secretsmanager", localstack).create_secret(
+        Name=name, SecretString=json.dumps({"password": DemoSite.PASSWORD})
+    )
+
+    def login_with(ref: str) -> str:
+        variables: dict[str, Any] = {
+            "base_url": demo_site.url,
+            "username": DemoSite.USERNAME,
+            "password": {"secret_ref": ref},
+        }
+        return states.start({"script": _example("login"), "variables": variables})
+
+    signed_in = login_with(f"secretsmanager:{name}#password")
+    wrong_key = login_with(f"secretsmanager:{name}#no_such_key")
+    assert states.wait_until_ended(signed_in)["status"] == "SUCCEEDED"
+    assert states.wait_until_ended(wrong_key)["status"] == "FAILED"
+    error, cause = states.failure(wrong_key)
+    assert error == "BrowserAgent.InvalidInput"
+    assert "no_such_key" in cause["message"]
+
+    histories = json.dumps([states.history(signed_in), states.history(wrong_key)], default=str)
+    texts = {"worker log": worker.log, "histories": histories}
+    assert find_secret(DemoSite.PASSWORD, texts, [worker.spool_dir]) == []
+
+
 def test_template_and_tool_envelope_inputs_are_answered_in_their_form(
     states: StepFunctions, worker: WorkerProcess, demo_site: DemoSite
 ) -> None:
@@ -296,13 +325,17 @@ def test_sigterm_during_a_long_task_fails_it_with_worker_shutdown_and_exits_zero
 
 
 def _s3(endpoint: str) -> Any:
+    return _client("s3", endpoint, config=Config(s3={"addressing_style": "path"}))
+
+
+def _client(service: str, endpoint: str, **options: Any) -> Any:
     return boto3.client(
-        "s3",
+        service,
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(s3={"addressing_style": "path"}),
+        **options,
     )
 
 

@@ -17,6 +17,7 @@ from agent.config import AgentSettings
 from agent.errors import BrowserAgentError, WorkerShutdown
 from agent.result import RunResult
 from agent.script import bind
+from agent.script.variables import SecretResolver
 from agent.worker.answers import (
     TaskAnswers,
     TaskFailure,
@@ -56,6 +57,7 @@ class TaskServices:
     states: Any
     answers: TaskAnswers
     templates: TemplateSource | None
+    resolve_secret: SecretResolver
     metrics: TaskMetrics
 
 
@@ -86,7 +88,10 @@ class TaskRun:
         logger.info("task received ({} characters of input)", len(self.task.input))
         try:
             request = parse_task_input(self.task.input, self.services.templates)
-            bound = bind(request.script, request.variables)
+            # In a thread: a secretsmanager: reference is a blocking AWS call.
+            bound = await asyncio.to_thread(
+                bind, request.script, request.variables, self.services.resolve_secret
+            )
             level = settings.level_for(
                 script_level=request.script.session.recording_level,
                 task_level=request.recording_level,

@@ -19,6 +19,7 @@ from agent.worker.health import write_liveness
 from agent.worker.lifecycle import ActivityTask, TaskRun, TaskServices
 from agent.worker.metrics import TaskMetrics
 from agent.worker.poller import ActivityPoller, Backoff
+from agent.worker.secret_refs import secret_resolver
 from agent.worker.shutdown import ShutdownRequest, drain, first_of
 from agent.worker.templates import template_source
 
@@ -107,6 +108,7 @@ class ActivityWorker:
             states=self.states,
             answers=self.answers,
             templates=template_source(self.settings.worker.template_source, self.aws),
+            resolve_secret=secret_resolver(self.aws),
             metrics=TaskMetrics(self.settings.env, self.settings.agent_name),
         )
 
