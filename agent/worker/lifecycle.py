@@ -34,7 +34,7 @@ from agent.worker.templates import TemplateSource
 
 # After its contexts are closed, a task gets this long to finish its recording before it is
 # cancelled outright.
-STOP_GRACE_S = 15.0
+STOP_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)

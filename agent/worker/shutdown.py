@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable
 
 from loguru import logger
 
@@ -74,21 +74,14 @@ async def drain(
     if pending:
         logger.info("draining: {} task(s) running", len(running))
         _, pending = await asyncio.wait(pending, timeout=shutdown.remaining_s())
-    overdue = [running[t] for t in pending if t in running]
-    for run in overdue:
-        run.stop_for_shutdown()
+    overdue = {task for task in pending if task in running}
+    for task in overdue:
+        running[task].stop_for_shutdown()
     if overdue:
         logger.warning("drain time over: stopping {} task(s) with WorkerShutdown", len(overdue))
-        await asyncio.wait(_tasks_of(overdue, running), timeout=STOP_GRACE_S + 30)
+        await asyncio.wait(overdue, timeout=STOP_GRACE_S + 5)
     if late_poll is not None and not late_poll.done():
         logger.warning(
             "a GetActivityTask poll is still open; a task it returns now will time out on its "
             "HeartbeatSeconds and be retried"
         )
-
-
-def _tasks_of(
-    runs: Iterable[TaskRun], running: dict[asyncio.Task[None], TaskRun]
-) -> set[asyncio.Task[None]]:
-    wanted = set(map(id, runs))
-    return {task for task, run in running.items() if id(run) in wanted}
