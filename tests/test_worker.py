@@ -25,7 +25,7 @@ pytestmark = pytest.mark.browser
 
 # Short drains keep teardown fast: an idle worker waits for its open 60 s long poll only
 # this long.
-TEST_DRAIN = {"BROWSER_AGENT_WORKER__DRAIN_SECONDS": "3"}
+TEST_DRAIN = {"BROWSER_AGENT_WORKER__DRAIN_SECONDS": "1"}
 
 
 def _example(name: str) -> dict[str, Any]:
@@ -251,7 +251,7 @@ def test_heartbeats_keep_a_task_longer_than_heartbeat_seconds_alive(
     states = StepFunctions(localstack, heartbeat_s=2)
     worker = _start_worker(localstack, states, tmp_path / "w", heartbeat_seconds="0.5")
     try:
-        execution = states.start(_slow_script(demo_site, 5_000))
+        execution = states.start(_slow_script(demo_site, 4_000))
         done = states.wait_until_ended(execution, 60)
         assert done["status"] == "SUCCEEDED", states.history(execution)
     finally:
@@ -264,7 +264,7 @@ def test_without_heartbeats_the_task_times_out_and_the_worker_carries_on(
     states = StepFunctions(localstack, heartbeat_s=2)
     worker = _start_worker(localstack, states, tmp_path / "w", heartbeat_seconds="0")
     try:
-        execution = states.start(_slow_script(demo_site, 5_000))
+        execution = states.start(_slow_script(demo_site, 4_000))
         assert states.wait_until_ended(execution, 60)["status"] == "FAILED"
         events = {e["type"]: e for e in states.history(execution)}
         timed_out = events["ActivityTimedOut"]
@@ -392,7 +392,7 @@ def test_task_from_a_poll_open_during_the_drain_is_failed_at_once(
         tmp_path / "w",
         concurrency="2",
         heartbeat_seconds="1",
-        drain_seconds="8",
+        drain_seconds="5",
     )
     long_task = states.start(_slow_script(demo_site, 25_000))
     states.wait_for_event(long_task, "ActivityStarted")
