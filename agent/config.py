@@ -169,31 +169,25 @@ def _typed(
     def get(key: str, default: Any = None) -> Any:
         return raw.get(key, default)
 
-    def as_int(key: str, low: int, high: int) -> int:
+    def bounded(key: str, low: float, high: float, kind: type[float] | type[int]) -> Any:
         value = get(key)
         try:
-            number = int(value)
+            number = kind(value)
         except (TypeError, ValueError):
             number = low - 1
         if not low <= number <= high:
+            what = "a whole number" if kind is int else "a number"
             raise ConfigurationError(
                 f"setting {key} = {value!r} (from {sources.get(key, _source_of(raw, key, files))})"
-                f" must be a whole number from {low} to {high}"
+                f" must be {what} from {low} to {high}"
             )
         return number
 
+    def as_int(key: str, low: int, high: int) -> int:
+        return int(bounded(key, low, high, int))
+
     def as_number(key: str, low: float, high: float) -> float:
-        value = get(key)
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = low - 1
-        if not low <= number <= high:
-            raise ConfigurationError(
-                f"setting {key} = {value!r} (from {_source_of(raw, key, files)}) must be a "
-                f"number from {low} to {high}"
-            )
-        return number
+        return float(bounded(key, low, high, float))
 
     level_source = sources["recording.level"]
     by_agent = {
