@@ -7,7 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 StepStatus = Literal["ok", "failed", "skipped"]
-UploadStatus = Literal["uploaded", "pending", "none", "local"]
+# "none": nothing goes to S3, either because nothing was kept or because no bucket is set and
+# the session lives in the local-folder store (then `manifest_uri` is a file:// URI).
+UploadStatus = Literal["uploaded", "pending", "none"]
 
 
 class StepResult(BaseModel):

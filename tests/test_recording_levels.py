@@ -142,6 +142,8 @@ def test_level_keeps_exactly_the_spec_artifact_set(
     assert session_files(tmp_path) == expected | {"manifest.json"}
     assert not (tmp_path / ".staging").exists() or not any((tmp_path / ".staging").iterdir())
     manifest_path = next(tmp_path.rglob("manifest.json"))
+    assert result.recording.manifest_uri == manifest_path.resolve().as_uri()
+    assert result.recording.upload_status == "none", "the local-folder store uploads nothing"
     manifest = json.loads(manifest_path.read_text())
     assert manifest["level"] == level.name and manifest["level_source"] == "test"
     assert manifest["outcome"] == ("succeeded" if success else "failed")

@@ -21,4 +21,4 @@ class LocalFolderStore:
             if target.exists():
                 shutil.rmtree(target)
             session_dir.replace(target)
-        return StoredSession((target / "manifest.json").resolve().as_uri(), "local")
+        return StoredSession((target / "manifest.json").resolve().as_uri(), "none")
