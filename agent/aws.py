@@ -20,6 +20,9 @@ from agent.errors import ConfigurationError
 
 # GetActivityTask long-polls for up to 60 s: the read timeout must be longer.
 STATES_READ_TIMEOUT_S = 70
+# The poll is made once per call: a retry inside botocore would hide the error from the worker's
+# own backoff and hints, and after a read timeout the task in the lost answer is gone anyway.
+ACTIVITY_POLL_RETRIES = {"mode": "standard", "total_max_attempts": 1}
 _ARN_REGION = re.compile(r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:([a-z0-9-]+):")
 
 # botocore's name for where the credentials came from, in words.
@@ -100,11 +103,12 @@ class AwsClients:
         return CREDENTIAL_SOURCES.get(method, method)
 
     def _config(self, **extra: Any) -> Config:
-        return Config(
-            retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},
-            connect_timeout=10,
+        options: dict[str, Any] = {
+            "retries": {"mode": self.retry_mode, "max_attempts": self.max_attempts},
+            "connect_timeout": 10,
             **extra,
-        )
+        }
+        return Config(**options)
 
     def client(self, service: str, **config: Any) -> Any:
         key = f"{service}:{sorted(config.items())}"
@@ -118,7 +122,16 @@ class AwsClients:
         return self.client("s3", read_timeout=60, s3={"addressing_style": style})
 
     def stepfunctions(self) -> Any:
+        """For heartbeats and answers, retried by botocore: an answer repeated after a lost
+        reply is refused as a token that has ended, which the worker logs and moves on from."""
         return self.client("stepfunctions", read_timeout=STATES_READ_TIMEOUT_S)
+
+    def activity_poller(self) -> Any:
+        """For GetActivityTask only: one attempt per call (the worker backs off itself), and a
+        client of its own, so throttled polls never slow heartbeats and answers down."""
+        return self.client(
+            "stepfunctions", read_timeout=STATES_READ_TIMEOUT_S, retries=ACTIVITY_POLL_RETRIES
+        )
 
     def ssm(self) -> Any:
         return self.client("ssm")

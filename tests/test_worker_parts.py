@@ -1,16 +1,20 @@
 """The worker's parts that need neither AWS nor a browser: input forms, answers, backoff,
-liveness."""
+poll retries, liveness."""
 
 from __future__ import annotations
 
 import json
 import random
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 from malformed_inputs import MALFORMED
 
+from agent.aws import AwsClients
 from agent.errors import InvalidInput
 from agent.result import RecordingSummary, RunError, RunResult, StepResult
 from agent.worker.answers import (
@@ -124,6 +128,60 @@ def test_poll_errors_come_with_a_hint() -> None:
     assert "states:GetActivityTask" in poll_error_hint(error("AccessDeniedException"), arn, None)
     assert "eu-west-1" in poll_error_hint(error("ActivityDoesNotExist"), arn, "us-east-1")
     assert "throttled" in poll_error_hint(error("ThrottlingException"), arn, None)
+    bare_403 = ClientError({"Error": {"Code": "403", "Message": "<xml/>"}}, "GetActivityTask")
+    assert "states:GetActivityTask" in poll_error_hint(bare_403, arn, None)
+    lost = ReadTimeoutError(endpoint_url="https://states.eu-west-1.amazonaws.com/")
+    assert "HeartbeatSeconds" in poll_error_hint(lost, arn, None)
+
+
+class _BusyOnce(BaseHTTPRequestHandler):
+    """A Step Functions endpoint that answers each operation's first request with 503."""
+
+    seen: ClassVar[list[str]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        operation = self.headers["X-Amz-Target"].rsplit(".", 1)[-1]
+        first = operation not in self.seen
+        self.seen.append(operation)
+        body = b'{"__type": "ServiceUnavailable", "message": "busy"}' if first else b"{}"
+        self.send_response(503 if first else 200)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_the_poll_is_made_once_and_heartbeats_are_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """botocore must not repeat GetActivityTask (the worker's own backoff does, with a hint;
+    after a read timeout a repeat would only hide that a task may have been lost); it does
+    repeat heartbeats and answers."""
+    _BusyOnce.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _BusyOnce)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for name, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    try:
+        clients = AwsClients(region="eu-west-1")
+        poller = clients.activity_poller()
+        assert poller.meta.config.read_timeout > 60  # GetActivityTask holds a poll for 60 s
+        with pytest.raises(ClientError, match="busy"):
+            poller.get_activity_task(activityArn="arn:aws:states:eu-west-1:1:activity:a")
+        clients.stepfunctions().send_task_heartbeat(taskToken="t")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _BusyOnce.seen == ["GetActivityTask", "SendTaskHeartbeat", "SendTaskHeartbeat"]
 
 
 def test_liveness_is_healthy_only_while_fresh(tmp_path: Path) -> None:

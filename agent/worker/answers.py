@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from loguru import logger
 
+from agent.aws import error_code
 from agent.errors import BrowserAgentError, OutputTooLarge
 from agent.redaction import process_secrets
 from agent.result import RunResult
@@ -129,7 +130,7 @@ class TaskAnswers:
         try:
             await asyncio.to_thread(method, **params)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = error_code(exc)
             if code in GONE_TOKEN_ERRORS:
                 logger.warning("{} not accepted: {} (the task already ended)", operation, code)
             else:

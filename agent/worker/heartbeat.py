@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from loguru import logger
 
+from agent.aws import error_code
 from agent.worker.answers import GONE_TOKEN_ERRORS
 
 
@@ -19,7 +20,7 @@ async def send_heartbeats(states: Any, token: str, interval_s: float, lost: asyn
         try:
             await asyncio.to_thread(states.send_task_heartbeat, taskToken=token)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = error_code(exc)
             if code in GONE_TOKEN_ERRORS:
                 logger.warning("heartbeat refused with {}: stopping this task's browser work", code)
                 lost.set()

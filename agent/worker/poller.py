@@ -13,10 +13,11 @@ from botocore.exceptions import (
     ConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ReadTimeoutError,
 )
 from loguru import logger
 
-from agent.aws import region_from_arn
+from agent.aws import STATES_READ_TIMEOUT_S, error_code, region_from_arn
 from agent.worker.lifecycle import ActivityTask
 
 
@@ -40,7 +41,7 @@ class Backoff:
 
 def poll_error_hint(exc: BaseException, activity_arn: str, client_region: str | None) -> str:
     """What to check, for the errors an operator can do something about."""
-    code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
+    code = error_code(exc) if isinstance(exc, ClientError) else ""
     arn_region = region_from_arn(activity_arn)
     if isinstance(exc, NoCredentialsError):
         return "no AWS credentials: run with a task/instance role, AWS_PROFILE or AWS_* variables"
@@ -61,6 +62,12 @@ def poll_error_hint(exc: BaseException, activity_arn: str, client_region: str | 
         return f"activity_arn {activity_arn!r} is not a valid activity ARN"
     if isinstance(exc, ConnectionError):
         return "cannot reach Step Functions: check networking (NAT or VPC endpoint) and proxy"
+    if isinstance(exc, ReadTimeoutError):
+        return (
+            f"no answer within {STATES_READ_TIMEOUT_S} s to a 60 s long poll: check the network "
+            "path; a task handed out in the lost answer is retried or failed by Step Functions "
+            "only after its HeartbeatSeconds (or TimeoutSeconds)"
+        )
     return "unexpected error; see the message"
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from agent.aws import AwsClients
+from agent.aws import AwsClients, error_code
 from agent.errors import InvalidInput
 from agent.script.variables import resolve_env_secret
 
@@ -44,7 +44,7 @@ def _secret_string(aws: AwsClients, secret_id: str, ref: str) -> str:
     try:
         answer = aws.secretsmanager().get_secret_value(SecretId=secret_id)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = error_code(exc)
         raise InvalidInput(f"secret reference {ref!r}: Secrets Manager said {code}") from None
     except BotoCoreError as exc:
         raise InvalidInput(

@@ -66,7 +66,7 @@ class ActivityWorker:
         self.running: dict[asyncio.Task[None], TaskRun] = {}
         self.late_poll: asyncio.Task[None] | None = None
         self.poller = ActivityPoller(
-            self.states,
+            self.aws.activity_poller(),
             options.activity_arn,
             options.worker_name,
             Backoff(settings.worker.poll_backoff_seconds, settings.worker.poll_backoff_max_seconds),

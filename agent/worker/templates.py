@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from agent.aws import AwsClients
+from agent.aws import AwsClients, error_code
 from agent.errors import InvalidInput
 
 _PART = re.compile(r"^(?!\.)[A-Za-z0-9._-]{1,128}$")
@@ -69,7 +69,7 @@ class S3Templates:
         try:
             body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read(MAX_TEMPLATE_BYTES)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = error_code(exc)
             if code in {"NoSuchKey", "404", "NotFound"}:
                 raise InvalidInput(
                     f"unknown template {reference!r}: no s3://{self.bucket}/{key}"
