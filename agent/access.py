@@ -2,7 +2,8 @@
 
 The agent's role has no read, list or delete permission, so every check is a call the agent
 really makes: `sts:GetCallerIdentity` (needs no permission, proves the credentials),
-`states:DescribeActivity`, and a put of a small probe object that is overwritten each time.
+`states:DescribeActivity`, a put of a small probe object that is overwritten each time, and
+(for `doctor`) the three task answers sent with a token that is no task's.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ REJECTED_CREDENTIAL_CODES = frozenset(
         "UnrecognizedClientException",
     }
 )
+# Answers to this token cannot reach a task: Step Functions' tokens are long opaque strings it
+# issued itself. Emulators that accept any token (moto) answer nothing with it.
+PROBE_TASK_TOKEN = "browser-agent-doctor-probe:not-a-task-token"
+# What Step Functions says about the token (or the probe's output) once IAM has let the call in.
+TOKEN_REFUSALS = frozenset(
+    {"InvalidToken", "TaskDoesNotExist", "TaskTimedOut", "InvalidOutput", "ValidationException"}
+)
+TASK_ANSWERS = ("states:SendTaskHeartbeat", "states:SendTaskSuccess", "states:SendTaskFailure")
 PROBE_PREFIX = "browser-sessions/_probe"
 DOCS = "docs/iam-and-setup.md"
 NO_CREDENTIALS_FIX = (
@@ -112,17 +121,41 @@ def check_call(
     """Make the call; a denial names the permission and says where to grant it."""
     try:
         call()
-    except ClientError as exc:
-        code = error_code(exc)
-        if code in DENIED_CODES:
-            fix = permission_fix(permission, resource, identity)
-            return AccessCheck(permission, resource, False, f"denied ({code})", fix, required)
-        fix = (fixes or {}).get(code, f"AWS answered {code}; see {DOCS}")
-        return AccessCheck(permission, resource, False, f"failed ({code})", fix, required)
-    except BotoCoreError as exc:
+    except (ClientError, BotoCoreError) as exc:
+        return failed_check(permission, resource, exc, identity, fixes=fixes, required=required)
+    return AccessCheck(permission, resource, True, "allowed", "", required)
+
+
+def failed_check(
+    permission: str,
+    resource: str,
+    exc: ClientError | BotoCoreError,
+    identity: CallerIdentity | None,
+    *,
+    fixes: dict[str, str] | None = None,
+    refusals: frozenset[str] = frozenset(),
+    required: bool = True,
+) -> AccessCheck:
+    """What a failed call says about the permission. An error in `refusals` is one AWS gives
+    only to a call it let in: the permission is not denied."""
+    if isinstance(exc, BotoCoreError):
         fix = "check the network, the region and AWS_ENDPOINT_URL"
         return AccessCheck(permission, resource, False, f"failed ({exc})", fix, required)
-    return AccessCheck(permission, resource, True, "allowed", "", required)
+    code = error_code(exc)
+    if code in DENIED_CODES:
+        fix = permission_fix(permission, resource, identity)
+        return AccessCheck(permission, resource, False, f"denied ({code})", fix, required)
+    if code in refusals:
+        return AccessCheck(permission, resource, True, f"not denied ({code})", "", required)
+    fix = (fixes or {}).get(code, f"AWS answered {code}; see {DOCS}")
+    return AccessCheck(permission, resource, False, f"failed ({code})", fix, required)
+
+
+def denied_resource(exc: ClientError) -> str | None:
+    """The resource a denial names ("… is not authorized to perform: A on resource: R …")."""
+    message = str(exc.response.get("Error", {}).get("Message") or "")
+    match = re.search(r"\bon resource: (\S+)", message)
+    return match.group(1).rstrip(".,;") if match else None
 
 
 def check_activity(
@@ -139,6 +172,58 @@ def check_activity(
             "InvalidArn": "activity_arn is not an activity ARN: run `browser-agent setup` again",
         },
     )
+
+
+def check_task_answers(
+    clients: AwsClients, activity_arn: str, identity: CallerIdentity | None
+) -> list[AccessCheck]:
+    """SendTaskHeartbeat, SendTaskSuccess and SendTaskFailure, each sent with PROBE_TASK_TOKEN.
+
+    A denial means the permission is missing. A refused token means IAM let the call in, on an
+    endpoint that checks IAM before it reads the token (moto does; AWS does not document the
+    order, so there a refused token may prove less)."""
+    states = clients.stepfunctions()
+    token = PROBE_TASK_TOKEN
+    cause = "browser-agent doctor: a permission probe, not an answer to any task"
+    calls: dict[str, Callable[[], Any]] = {
+        "states:SendTaskHeartbeat": lambda: states.send_task_heartbeat(taskToken=token),
+        "states:SendTaskSuccess": lambda: states.send_task_success(taskToken=token, output="{}"),
+        "states:SendTaskFailure": lambda: states.send_task_failure(
+            taskToken=token, error="BrowserAgent.DoctorProbe", cause=cause
+        ),
+    }
+    return [
+        _task_answer_check(permission, calls[permission], activity_arn, identity)
+        for permission in TASK_ANSWERS
+    ]
+
+
+def _task_answer_check(
+    permission: str,
+    call: Callable[[], Any],
+    activity_arn: str,
+    identity: CallerIdentity | None,
+) -> AccessCheck:
+    try:
+        call()
+    except ClientError as exc:
+        checked_on = denied_resource(exc)
+        if error_code(exc) in DENIED_CODES and checked_on not in (None, "*", activity_arn):
+            # Denied for a resource that is not the activity: a grant scoped to the activity
+            # (as documented) may still cover real tasks, so this cannot be called missing.
+            return AccessCheck(
+                permission,
+                activity_arn,
+                False,
+                f"denied for the probe token on {checked_on}, not on the activity",
+                "cannot tell whether real tasks are allowed: "
+                + permission_fix(permission, activity_arn, identity),
+                required=False,
+            )
+        return failed_check(permission, activity_arn, exc, identity, refusals=TOKEN_REFUSALS)
+    except BotoCoreError as exc:
+        return failed_check(permission, activity_arn, exc, identity)
+    return AccessCheck(permission, activity_arn, True, "allowed")
 
 
 def probe_key(agent_name: str) -> str:
@@ -184,13 +269,19 @@ def check_probe_put(
 
 
 def agent_access_checks(
-    clients: AwsClients, settings: AgentSettings, identity: CallerIdentity | None
+    clients: AwsClients,
+    settings: AgentSettings,
+    identity: CallerIdentity | None,
+    *,
+    task_answers: bool = False,
 ) -> list[AccessCheck]:
-    """What `run` needs: its activity, and (unless the level is NONE) puts under
-    browser-sessions/ in its bucket."""
+    """What `run` needs: its activity (with `task_answers`, also the three answers to its
+    tasks), and (unless the level is NONE) puts under browser-sessions/ in its bucket."""
     checks: list[AccessCheck] = []
     if settings.activity_arn:
         checks.append(check_activity(clients, settings.activity_arn, identity))
+        if task_answers:
+            checks.extend(check_task_answers(clients, settings.activity_arn, identity))
     else:
         checks.append(
             AccessCheck(

@@ -18,10 +18,16 @@ from agent.config import AgentSettings, describe_settings
 from agent.discovery import parameter_name
 from agent.errors import AwsAccessError
 
-NOT_PROBED = (
-    "states:GetActivityTask, states:SendTaskSuccess, states:SendTaskFailure and "
-    "states:SendTaskHeartbeat are not probed (calling them would take or answer a task); "
-    "grant them on the activity together with states:DescribeActivity"
+# Permissions doctor cannot check without side effects, and why.
+NOT_CHECKED = {
+    "states:GetActivityTask": "a call could take a real task from the activity, which would "
+    "then wait out its HeartbeatSeconds unanswered; grant it on the activity with "
+    "states:DescribeActivity",
+}
+TASK_ANSWER_NOTE = (
+    "states:SendTask* are sent with a made-up task token that answers no task: a denial means "
+    "the permission is missing; a refused token (InvalidToken) proves the grant only where IAM "
+    "is checked before the token"
 )
 
 
@@ -50,7 +56,8 @@ class DoctorReport:
             "region": {"value": self.region, "source": self.region_source},
             "settings": self.settings,
             "checks": [asdict(c) for c in self.checks],
-            "not_probed": NOT_PROBED,
+            "not_checked": [{"name": k, "why": why} for k, why in NOT_CHECKED.items()],
+            "notes": [TASK_ANSWER_NOTE],
         }
 
 
@@ -68,7 +75,7 @@ def diagnose(settings: AgentSettings, clients: AwsClients) -> DoctorReport:
         except AwsAccessError as exc:
             checks.append(AccessCheck("sts:GetCallerIdentity", "", False, "failed", exc.message))
     if identity is not None:
-        checks.extend(agent_access_checks(clients, settings, identity))
+        checks.extend(agent_access_checks(clients, settings, identity, task_answers=True))
         checks.append(_discovery_check(clients, settings, identity))
     described = describe_settings(settings, settings.level_for())
     return DoctorReport(identity, source, region, region_source, described, checks)
@@ -120,7 +127,9 @@ def render(report: DoctorReport) -> list[str]:
         lines.append(f"  {mark} {check.name}{target}: {check.detail}")
         if check.fix and (not check.ok or not check.required):
             lines.append(f"          fix: {check.fix}")
-    lines.append(f"\n{NOT_PROBED}.")
+    for name, why in NOT_CHECKED.items():
+        lines.append(f"  not checked {name}: {why}")
+    lines.append(f"\nnote: {TASK_ANSWER_NOTE}.")
     missing = [c.name for c in report.missing if c.required]
     lines.append(
         "\nall required checks passed"

@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 from botocore.credentials import RefreshableCredentials
+from botocore.stub import Stubber
 from conftest import EXAMPLES_DIR, Cli, CliResult
 from iam_harness import (
+    ACCOUNT,
+    AGENT_ACTIONS,
     REGION,
     MotoIam,
     RoleCredentials,
@@ -27,6 +30,7 @@ from iam_harness import (
     moto_iam,
 )
 
+from agent.access import CallerIdentity, check_task_answers
 from agent.aws import AwsClients
 
 __all__ = ["moto_iam"]  # the fixture, for pytest
@@ -255,8 +259,70 @@ def test_doctor_names_each_missing_permission_with_its_fix(
         f"fix: allow s3:PutObject on arn:aws:s3:::{stack.bucket}/browser-sessions/* in the "
         f"policy of role {role}"
     ) in out
-    assert "missing: states:DescribeActivity, s3:PutObject" in out
+    for answer in ("SendTaskHeartbeat", "SendTaskSuccess", "SendTaskFailure"):
+        assert f"MISSING states:{answer} on {stack.activity_arn}: denied" in out
+    assert (
+        "missing: states:DescribeActivity, states:SendTaskHeartbeat, states:SendTaskSuccess, "
+        "states:SendTaskFailure, s3:PutObject"
+    ) in out
     assert "ok      ssm:GetParameters" in out
+
+
+def test_doctor_probes_each_task_answer_and_says_what_it_cannot_check(
+    cli: Cli, home: Path, moto_iam: MotoIam
+) -> None:
+    stack = moto_iam.stack(f"ans{secrets.token_hex(2)}")
+    role = f"task-{stack.env}"
+    actions = [a for a in AGENT_ACTIONS if a != "states:SendTaskSuccess"]
+    source = RoleCredentials(
+        moto_iam, moto_iam.role(role, agent_policy(stack.bucket, actions=actions))
+    )
+    with container_endpoint(source, "t") as endpoint:
+        env = aws_env(home, moto_iam, **endpoint)
+        assert cli("setup", "--env", stack.env, env=env).returncode == 0
+        doctor = cli("doctor", env=env)
+        as_json = cli("doctor", "--json", env=env)
+
+    assert doctor.returncode == 1, doctor.stdout + doctor.stderr
+    out = doctor.stdout
+    assert f"MISSING states:SendTaskSuccess on {stack.activity_arn}: denied (AccessDenied)" in out
+    assert (
+        f"fix: allow states:SendTaskSuccess on {stack.activity_arn} in the policy of role {role}"
+    ) in out
+    # moto checks IAM and then accepts any token: allowed, and answers nothing.
+    assert "ok      states:SendTaskHeartbeat: allowed" in out
+    assert "ok      states:SendTaskFailure: allowed" in out
+    assert "missing: states:SendTaskSuccess (fixes above)" in out
+    assert "not checked states:GetActivityTask: a call could take a real task" in out
+    report = json.loads(as_json.stdout)
+    assert report["ok"] is False
+    assert [c["name"] for c in report["checks"] if not c["ok"]] == ["states:SendTaskSuccess"]
+    assert report["not_checked"][0]["name"] == "states:GetActivityTask"
+
+
+def test_task_answer_probe_reads_token_refusals_and_denials_elsewhere() -> None:
+    """What AWS may answer a made-up token: a refusal of the token passes; a denial for a
+    resource other than the activity is reported, but not as a missing grant."""
+    arn = f"arn:aws:states:{REGION}:{ACCOUNT}:activity:browser-remote-prod"
+    identity = CallerIdentity(ACCOUNT, f"arn:aws:sts::{ACCOUNT}:assumed-role/task-prod/s")
+    clients = AwsClients(region=REGION)
+    elsewhere = (
+        f"User: {identity.arn} is not authorized to perform: states:SendTaskSuccess on "
+        f"resource: arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:unknown because no "
+        "identity-based policy allows the states:SendTaskSuccess action"
+    )
+    with Stubber(clients.stepfunctions()) as stub:
+        stub.add_client_error("send_task_heartbeat", "InvalidToken", "Invalid token", 400)
+        stub.add_client_error("send_task_success", "AccessDeniedException", elsewhere, 400)
+        stub.add_client_error("send_task_failure", "AccessDeniedException", "denied", 400)
+        heartbeat, success, failure = check_task_answers(clients, arn, identity)
+
+    assert (heartbeat.ok, heartbeat.detail) == (True, "not denied (InvalidToken)")
+    assert not success.ok and not success.required
+    assert ":stateMachine:unknown, not on the activity" in success.detail
+    assert f"allow states:SendTaskSuccess on {arn} in the policy of role task-prod" in success.fix
+    assert not failure.ok and failure.required
+    assert failure.detail == "denied (AccessDeniedException)"
 
 
 def test_doctor_without_any_credentials_says_where_they_come_from(

@@ -17,6 +17,7 @@ import pytest
 from activity_harness import StepFunctions, WorkerProcess, browser_processes
 from botocore.config import Config
 from conftest import EXAMPLES_DIR, find_secret
+from localstack import aws_env
 from malformed_inputs import MALFORMED
 
 from agent.demo.site import DemoSite
@@ -243,6 +244,28 @@ def test_two_workers_answer_each_of_twenty_executions_exactly_once(
     finally:
         codes = [w.stop() for w in workers]
     assert codes == [0, 0]
+
+
+def test_doctor_probes_task_answers_without_touching_a_waiting_task(
+    localstack: str, cli: Any, tmp_path: Path
+) -> None:
+    states = StepFunctions(localstack, heartbeat_s=10)
+    waiting = states.start({"script": {"name": "never-taken", "steps": []}})  # nobody polls
+    states.wait_for_event(waiting, "ActivityScheduled")
+    env = {
+        **aws_env(localstack),
+        "HOME": str(tmp_path),
+        "BROWSER_AGENT_ACTIVITY_ARN": states.activity_arn,
+    }
+
+    doctor = cli("doctor", env=env)
+
+    for answer in ("SendTaskHeartbeat", "SendTaskSuccess", "SendTaskFailure"):
+        assert f"ok      states:{answer}: not denied (InvalidToken)" in doctor.stdout
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert states.describe(waiting)["status"] == "RUNNING"
+    assert states.event_types(waiting)[-1] == "ActivityScheduled"
+    states.client.stop_execution(executionArn=waiting)
 
 
 def test_heartbeats_keep_a_task_longer_than_heartbeat_seconds_alive(
