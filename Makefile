@@ -13,11 +13,12 @@ setup:
 demo: setup
 	$(BIN)/browser-agent demo
 
-# infra/ checks (its own ruff/mypy, cdk synth with cdk-nag) will be added to lint and test here.
+# infra/ (the CDK app) is linted and type-checked with the agent; tests/test_infra.py
+# synthesises it (with cdk-nag's AwsSolutions checks) as part of `make test`.
 lint: setup
-	$(BIN)/ruff check agent tests
-	$(BIN)/ruff format --check agent tests
-	$(BIN)/mypy agent
+	$(BIN)/ruff check agent infra tests
+	$(BIN)/ruff format --check agent infra tests
+	$(BIN)/mypy agent infra
 
 # pytest exits 5 when it collects no tests; that fails `make test` like any other failure.
 test: lint
