@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -27,6 +28,10 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 INFRA = Path(__file__).resolve().parents[1] / "infra"
 sys.path.insert(0, str(INFRA))
+if shutil.which("node") is None:
+    raise RuntimeError(
+        "tests/test_infra.py: aws-cdk-lib needs Node.js >= 18 on PATH (apt-get install nodejs)"
+    )
 
 from aws_cdk import App, CfnElement  # noqa: E402
 from aws_cdk.assertions import Annotations, Match, Template  # noqa: E402
@@ -47,7 +52,14 @@ VARIANTS = {
     "prod": {"env": "prod"},
     "staging": {"env": "staging", "recording_level": "none"},
     # strings, as `cdk deploy -c kms=true …` gives them
-    "dev": {"env": "dev", "kms": "true", "legacy_user": "true", "trace_expiry_days": "3"},
+    "dev": {
+        "env": "dev",
+        "kms": "true",
+        "legacy_user": "true",
+        "trace_expiry_days": "3",
+        "min_tasks": "1",
+        "max_tasks": "2",
+    },
 }
 FORBIDDEN_S3 = {"s3:GetObject", "s3:ListBucket", "s3:DeleteObject", "s3:*", "*"}
 
@@ -503,6 +515,11 @@ def test_service_scales_to_zero_only_after_idle_minutes_longer_than_a_task(prod:
     assert policy["StepAdjustments"] == [{"MetricIntervalUpperBound": 0, "ScalingAdjustment": 0}]
 
 
+def test_min_and_max_tasks_bound_the_scaling(dev_kms_legacy: Synth) -> None:
+    target = dev_kms_legacy.one("AWS::ApplicationAutoScaling::ScalableTarget")
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 2)
+
+
 def test_cluster_has_container_insights(prod: Synth) -> None:
     cluster = prod.one("AWS::ECS::Cluster")
     assert cluster["ClusterName"] == "browser-agent-prod"
@@ -674,6 +691,7 @@ def test_context_strings_become_typed_props_with_per_environment_levels() -> Non
         ({"max_tasks": "many"}, "'max_tasks'"),
         ({"kms": "perhaps"}, "'kms'"),
         ({"idle_minutes": "10"}, "'idle_minutes'"),
+        ({"min_tasks": "5"}, "'min_tasks'"),
     ],
 )
 def test_a_bad_context_value_stops_the_synth_naming_its_key(

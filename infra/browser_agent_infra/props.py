@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import aws_logs as logs
 
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 RECORDING_LEVELS = ("NONE", "ERROR", "INFO", "DEBUG", "TRACE")
 ENVIRONMENTS = ("dev", "staging", "prod")
 # The same per-environment defaults as settings.toml's [dev], [staging], [prod] sections.
@@ -72,6 +74,7 @@ class AgentStackProps:
     cpu: int = 1024
     memory_mib: int = 2048
     worker_concurrency: int = 1
+    min_tasks: int = 0  # 0: scale to zero when idle
     max_tasks: int = 4
     idle_minutes: int = 20  # scale to zero after this long with no task scheduled or started
     stop_timeout_seconds: int = 120
@@ -106,6 +109,7 @@ class AgentStackProps:
         )
         _check(self.worker_concurrency >= 1, "worker_concurrency", "at least 1")
         _check(self.max_tasks >= 1, "max_tasks", "at least 1")
+        _check(0 <= self.min_tasks <= self.max_tasks, "min_tasks", "between 0 and max_tasks")
         _check(
             self.idle_minutes * 60 > self.task_timeout_seconds,
             "idle_minutes",
@@ -186,6 +190,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "cpu": _int,
     "memory_mib": _int,
     "worker_concurrency": _int,
+    "min_tasks": _int,
     "max_tasks": _int,
     "idle_minutes": _int,
     "heartbeat_seconds": _int,
@@ -219,7 +224,7 @@ def props_from_context(get: Callable[[str], Any]) -> AgentStackProps:
             raise ContextError(f"context value {key!r}: {exc}") from None
     image = {field: _text(get(key)) for key, field in _IMAGE_KEYS.items() if get(key) is not None}
     if image.get("asset_directory", "").lower() in ("true", "1", "yes"):
-        image["asset_directory"] = ".."  # the repository root, where the Dockerfile is
+        image["asset_directory"] = str(REPOSITORY_ROOT)  # where the Dockerfile is
     return AgentStackProps(
         env_name=env_name, recording_level=level, image=ImageSource(**image), **values
     )

@@ -8,10 +8,11 @@ and nothing while the activity is idle. Two alarms drive the service's desired c
   started in it) is 1 or more: +1 task, +3 from a backlog of 5, up to `max_tasks`. `FILL` matters:
   with no task running nothing is started, `ActivitiesStarted` has no data at all, and a plain
   `scheduled - started` would have no data either, so the service would never leave zero;
-- **scale to zero** when nothing was scheduled or started for `idle_minutes` in a row (missing
-  data counts as idle). `idle_minutes` is longer than the example state machine's
-  `TimeoutSeconds`, so a running task is never stopped by scale-in; tasks being stopped anyway
-  (deployments) drain and fail with `BrowserAgent.WorkerShutdown`, which the state machine retries.
+- **scale to zero** (to `min_tasks`, 0 by default) when nothing was scheduled or started for
+  `idle_minutes` in a row (missing data counts as idle). `idle_minutes` is longer than the
+  example state machine's `TimeoutSeconds`, so a running task is never stopped by scale-in;
+  tasks stopped anyway (deployments) drain and fail with `BrowserAgent.WorkerShutdown`, which
+  the state machine retries.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class BacklogScaling(Construct):
             service_namespace=appscaling.ServiceNamespace.ECS,
             resource_id=f"service/{cluster.cluster_name}/{service.service_name}",
             scalable_dimension="ecs:service:DesiredCount",
-            min_capacity=0,
+            min_capacity=props.min_tasks,
             max_capacity=props.max_tasks,
         )
         self.target.node.add_dependency(service)
@@ -103,6 +104,7 @@ class BacklogScaling(Construct):
             metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
             cooldown=Duration.minutes(5),
         )
+        # Exact capacity 0 is raised to the target's minimum (`min_tasks`).
         scale_in.add_adjustment(adjustment=0, upper_bound=0)
         self.idle_alarm = cloudwatch.Alarm(
             self,
