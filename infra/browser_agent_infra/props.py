@@ -204,7 +204,6 @@ _IMAGE_KEYS = {
     "image_uri": "uri",
     "image_asset": "asset_directory",
 }
-CONTEXT_KEYS = ("env", "recording_level", *_CONVERTERS, *_IMAGE_KEYS)
 
 
 def props_from_context(get: Callable[[str], Any]) -> AgentStackProps:
