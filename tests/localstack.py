@@ -2,6 +2,7 @@
 
 It needs Python >= 3.12, so it runs from `.venv-localstack` (made by scripts/setup).
 One LocalStack per test session; tests make their own activities and state machines.
+It starts through localstack_entry.py, which fixes a race that loses an early activity answer.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCALSTACK_PYTHON = REPO_ROOT / ".venv-localstack" / "bin" / "python"
+ENTRY_POINT = Path(__file__).with_name("localstack_entry.py")
 READY_TIMEOUT_S = 90
 STOP_GRACE_S = 2
 AWS_TEST_ENV = {
@@ -68,7 +70,8 @@ def localstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = data_dir / "localstack.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(LOCALSTACK_PYTHON), "-m", "localstack.runtime.main"],
+            # -P: the script's folder (this one, with localstack.py) stays off sys.path.
+            [str(LOCALSTACK_PYTHON), "-P", str(ENTRY_POINT)],
             env=env,
             cwd=data_dir,
             stdout=log,
