@@ -16,9 +16,10 @@ demo: setup
 # infra/ (the CDK app) is linted and type-checked with the agent; tests/test_infra.py
 # synthesises it (with cdk-nag's AwsSolutions checks) as part of `make test`.
 lint: setup
-	$(BIN)/ruff check agent infra tests
-	$(BIN)/ruff format --check agent infra tests
+	$(BIN)/ruff check agent infra tests bench
+	$(BIN)/ruff format --check agent infra tests bench
 	$(BIN)/mypy agent infra
+	MYPYPATH=bench $(BIN)/mypy --strict bench/*.py
 
 # pytest exits 5 when it collects no tests; that fails `make test` like any other failure.
 test: lint
