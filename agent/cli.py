@@ -26,8 +26,9 @@ from agent.errors import InvalidInput, ScriptValidationError
 from agent.levels import RecordingLevel
 from agent.recordings_cli import recordings_app, spool_app
 from agent.result import RunResult
-from agent.runtime import browser_driver, script_executor
+from agent.runtime import aws_clients, browser_driver, script_executor
 from agent.script import SecretRef, VariableValue, bind, load_script_file
+from agent.secret_refs import secret_resolver
 from agent.setup_cli import doctor, setup
 from agent.worker_cli import register_worker_commands
 
@@ -120,15 +121,16 @@ async def _run_one(
     from agent.demo.runner import demo_variables
     from agent.demo.site import DemoSite
 
+    resolve_secret = secret_resolver(aws_clients(settings))
     async with browser_driver(settings) as driver:
         executor = script_executor(settings, driver)
         if not demo_site:
-            return await executor.run(bind(script, given), choice)
+            return await executor.run(bind(script, given, resolve_secret), choice)
         with DemoSite() as site:
             for name, value in demo_variables(site).items():
                 if name in script.variables:
                     given.setdefault(name, value)
-            return await executor.run(bind(script, given), choice)
+            return await executor.run(bind(script, given, resolve_secret), choice)
 
 
 @app.command()

@@ -19,7 +19,7 @@ from agent.worker.health import write_liveness
 from agent.worker.lifecycle import ActivityTask, TaskRun, TaskServices
 from agent.worker.metrics import TaskMetrics
 from agent.worker.poller import ActivityPoller, Backoff
-from agent.worker.secret_refs import secret_resolver
+from agent.secret_refs import secret_resolver
 from agent.worker.shutdown import ShutdownRequest, drain, first_of
 from agent.worker.templates import template_source
 
