@@ -67,8 +67,8 @@ def test_a_secrets_manager_reference_logs_in_and_its_value_lands_nowhere(
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["success"] is True  # the demo site accepted the password
-    leaks = find_secret(DemoSite.PASSWORD, {"stdout": result.stdout, "stderr": result.stderr}, [out])
-    assert leaks == []
+    texts = {"stdout": result.stdout, "stderr": result.stderr}
+    assert find_secret(DemoSite.PASSWORD, texts, [out]) == []
 
 
 @pytest.mark.parametrize(

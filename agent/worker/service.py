@@ -14,12 +14,12 @@ from agent.aws import AwsClients, region_from_arn
 from agent.browser import BrowserDriver
 from agent.config import AgentSettings
 from agent.errors import ConfigurationError, WorkerShutdown
+from agent.secret_refs import secret_resolver
 from agent.worker.answers import TaskAnswers, failure
 from agent.worker.health import write_liveness
 from agent.worker.lifecycle import ActivityTask, TaskRun, TaskServices
 from agent.worker.metrics import TaskMetrics
 from agent.worker.poller import ActivityPoller, Backoff
-from agent.secret_refs import secret_resolver
 from agent.worker.shutdown import ShutdownRequest, drain, first_of
 from agent.worker.templates import template_source
 
