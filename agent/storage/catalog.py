@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.recording.manifest import MANIFEST_NAME, SessionManifest
-from agent.storage.keys import ROOT_PREFIX, sanitize_id
+from agent.storage.keys import ROOT_PREFIX, is_session_manifest, sanitize_id
 
 _DATED_ID = re.compile(r"^(\d{4})(\d{2})(\d{2})T\d{6}Z-")
 
@@ -53,7 +53,7 @@ class LocalCatalog:
 
     def sessions(self, day: date | None = None) -> Iterator[RecordedSession]:
         base = self.root / _day_prefix(self.env, day)
-        for path in sorted(base.rglob(MANIFEST_NAME)) if base.exists() else []:
+        for path in self._manifests(base, MANIFEST_NAME):
             manifest = SessionManifest.model_validate_json(path.read_text(encoding="utf-8"))
             prefix = path.parent.relative_to(self.root).as_posix()
             yield RecordedSession(manifest, str(path.parent), prefix)
@@ -61,11 +61,16 @@ class LocalCatalog:
     def find(self, session_id: str) -> RecordedSession:
         wanted = sanitize_id(session_id)
         base = self.root / _search_prefix(self.env, wanted)
-        for path in base.rglob(f"{wanted}/{MANIFEST_NAME}") if base.exists() else []:
+        for path in self._manifests(base, f"{wanted}/{MANIFEST_NAME}"):
             manifest = SessionManifest.model_validate_json(path.read_text(encoding="utf-8"))
             prefix = path.parent.relative_to(self.root).as_posix()
             return RecordedSession(manifest, str(path.parent), prefix)
         raise SessionNotFound(f"no session {wanted!r} under {base}")
+
+    def _manifests(self, base: Path, pattern: str) -> list[Path]:
+        """Session manifests under `base`; an artifact called manifest.json is not one."""
+        found = sorted(base.rglob(pattern)) if base.exists() else []
+        return [p for p in found if is_session_manifest(p.relative_to(self.root).as_posix())]
 
     def download(self, session: RecordedSession, target: Path) -> list[Path]:
         import shutil
@@ -91,7 +96,7 @@ class S3Catalog:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                if item["Key"].endswith(f"/{MANIFEST_NAME}"):
+                if is_session_manifest(item["Key"]):
                     yield item["Key"]
 
     def _load(self, key: str) -> RecordedSession:

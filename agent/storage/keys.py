@@ -6,7 +6,11 @@ import re
 import secrets
 from datetime import datetime
 
+from agent.recording.manifest import MANIFEST_NAME
+
 ROOT_PREFIX = "browser-sessions"
+# browser-sessions/{env}/{YYYY}/{MM}/{DD}/{session_id}
+SESSION_DEPTH = 6
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_ID_LENGTH = 128
 
@@ -32,4 +36,13 @@ def session_prefix(env: str, started: datetime, session_id: str) -> str:
             f"{started:%d}",
             sanitize_id(session_id),
         )
+    )
+
+
+def is_session_manifest(key: str) -> bool:
+    """Whether `key` (relative to the bucket or the store's folder) is a session's manifest,
+    not an artifact that happens to be called manifest.json (an extract named `manifest`)."""
+    parts = key.split("/")
+    return (
+        len(parts) == SESSION_DEPTH + 1 and parts[0] == ROOT_PREFIX and parts[-1] == MANIFEST_NAME
     )

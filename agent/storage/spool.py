@@ -20,7 +20,7 @@ from loguru import logger
 
 from agent.recording.manifest import MANIFEST_NAME, SessionManifest
 from agent.storage.base import StoredSession
-from agent.storage.keys import ROOT_PREFIX
+from agent.storage.keys import ROOT_PREFIX, is_session_manifest
 from agent.storage.local import LocalFolderStore
 from agent.storage.s3 import S3Uploader, UploadError
 
@@ -50,7 +50,11 @@ class UploadSpool:
         root = self.spool_dir / ROOT_PREFIX
         if not root.exists():
             return []
-        found = [m.parent for m in root.rglob(MANIFEST_NAME)]
+        found = [
+            m.parent
+            for m in root.rglob(MANIFEST_NAME)
+            if is_session_manifest(m.relative_to(self.spool_dir).as_posix())
+        ]
         return [(d, d.relative_to(self.spool_dir).as_posix()) for d in sorted(found)]
 
     def upload(self, session_dir: Path, prefix: str) -> bool:
@@ -69,6 +73,15 @@ class UploadSpool:
                     session_dir.name,
                     exc.reason,
                     exc,
+                    session_dir,
+                )
+                return False
+            except (ValueError, OSError) as exc:  # an unreadable manifest: not S3's fault
+                logger.error(
+                    "session {} cannot be uploaded: {}: {}; it stays in the spool at {}",
+                    session_dir.name,
+                    type(exc).__name__,
+                    " ".join(str(exc).split())[:300],
                     session_dir,
                 )
                 return False
@@ -104,7 +117,10 @@ class UploadSpool:
             for session_dir, _ in self.pending():
                 if excess <= 0:
                     return
-                excess -= _drop(session_dir, kind)
+                try:
+                    excess -= _drop(session_dir, kind)
+                except (ValueError, OSError) as exc:
+                    logger.error("cannot drop {} of {}: {}", kind, session_dir, exc)
         if excess > 0:
             logger.warning("the spool is {} bytes over its bound with nothing left to drop", excess)
 
