@@ -119,7 +119,11 @@ class AwsClients:
     def s3(self) -> Any:
         # Emulators and most S3-compatible servers on a custom endpoint need path-style URLs.
         style = "path" if _custom_endpoint("S3") else "auto"
-        return self.client("s3", read_timeout=60, s3={"addressing_style": style})
+        # SigV4 named explicitly: otherwise botocore presigns links with SigV2 where a region
+        # still allows it, and S3 refuses SigV2 links to SSE-KMS objects.
+        return self.client(
+            "s3", read_timeout=60, s3={"addressing_style": style}, signature_version="s3v4"
+        )
 
     def stepfunctions(self) -> Any:
         """For heartbeats and answers, retried by botocore: an answer repeated after a lost

@@ -171,11 +171,12 @@ def recordings_links(
 
 @spool_app.command("status")
 def spool_status(
+    bucket: BucketOption = None,
     env: EnvOption = None,
     settings_file: SettingsOption = None,
 ) -> None:
     """Sessions waiting in the spool for upload."""
-    settings = guarded(lambda: settings_for_command(env, settings_file))
+    settings = guarded(lambda: settings_for_command(env, settings_file, s3_bucket=bucket))
     spool = upload_spool(settings)
     if spool is None:
         typer.echo(f"no bucket configured: recordings stay in {settings.spool_dir}")
