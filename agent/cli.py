@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from loguru import logger
 
 from agent.cli_common import (
@@ -22,7 +24,7 @@ from agent.cli_common import (
     settings_for_command,
 )
 from agent.config import AgentSettings, describe_settings
-from agent.errors import InvalidInput, ScriptValidationError
+from agent.errors import AwsAccessError, InvalidInput, ScriptValidationError
 from agent.levels import RecordingLevel
 from agent.recordings_cli import recordings_app, spool_app
 from agent.result import RunResult
@@ -253,6 +255,17 @@ def estimate(
     retention_days: Annotated[
         int, typer.Option("--retention-days", min=1, help="Days objects are kept (lifecycle).")
     ] = 90,
+    bucket: Annotated[
+        str | None,
+        typer.Option(
+            "--bucket",
+            help="Read the manifests of this bucket's sessions for --env instead of a folder "
+            "(needs s3:ListBucket and s3:GetObject).",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON, one object per level.")
+    ] = False,
     env: EnvOption = None,
     settings_file: SettingsOption = None,
 ) -> None:
@@ -261,8 +274,12 @@ def estimate(
     from agent.recording.estimate import read_manifests
 
     settings = guarded(lambda: settings_for_command(env, settings_file))
-    root = path or settings.spool_dir
-    manifests = read_manifests(root)
+    if bucket:
+        root: Path | str = f"s3://{bucket}/browser-sessions/{settings.env}/"
+        manifests = guarded(lambda: _bucket_manifests(settings, bucket))
+    else:
+        root = path or settings.spool_dir
+        manifests = read_manifests(root)
     if not manifests:
         typer.echo(
             f"error: no manifest.json under {root}; run `browser-agent demo` first", err=True
@@ -274,6 +291,9 @@ def estimate(
         failure_rate=failure_rate,
         retention_days=retention_days,
     )
+    if as_json:
+        typer.echo(json.dumps([{**asdict(r), "level": r.level.name} for r in rows], indent=2))
+        return
     typer.echo(
         f"{len(manifests)} manifests under {root}; {sessions_per_day} sessions/day, "
         f"{failure_rate:.0%} failing, kept {retention_days} days, S3 Standard $0.023/GB-month\n"
@@ -293,6 +313,19 @@ def estimate(
         "\nERROR keeps only failed sessions: its per-session figure is the failed-session size "
         "times the failure rate. Levels with no manifests show 0."
     )
+
+
+def _bucket_manifests(settings: AgentSettings, bucket: str) -> list[Any]:
+    from agent.storage.catalog import S3Catalog
+
+    catalog = S3Catalog(aws_clients(settings).s3(), bucket, settings.env)
+    try:
+        return [session.manifest for session in catalog.sessions()]
+    except (ClientError, BotoCoreError) as exc:
+        raise AwsAccessError(
+            f"cannot read the manifests in s3://{bucket}/: {exc} (estimate --bucket needs "
+            "s3:ListBucket and s3:GetObject: run it with your own credentials, not the agent's)"
+        ) from None
 
 
 def _size(n: float) -> str:

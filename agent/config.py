@@ -221,7 +221,7 @@ def _typed(
         log_level=str(get("log.level", "INFO")).upper(),
         s3=S3Settings(
             multipart_threshold_mb=as_number("s3.multipart_threshold_mb", 0.001, 5 * 1024),
-            multipart_chunksize_mb=as_number("s3.multipart_chunksize_mb", 0.001, 5 * 1024),
+            multipart_chunksize_mb=as_number("s3.multipart_chunksize_mb", 5, 5 * 1024),
             max_concurrency=as_int("s3.max_concurrency", 1, 64),
             server_side_encryption=str(get("s3.server_side_encryption") or "") or None,
             kms_key_id=str(get("s3.kms_key_id") or "") or None,

@@ -262,3 +262,15 @@ def test_parse_script_reports_every_problem_with_its_path() -> None:
         parse_script(data)
     assert any(p.startswith("steps[0].selector") for p in caught.value.problems)
     assert any(p.startswith("steps[1].url") for p in caught.value.problems)
+
+
+@pytest.mark.parametrize("name", ["..", ".hidden", "a/b", "a b"])
+@pytest.mark.parametrize("action", ["screenshot", "extract"])
+def test_artifact_names_that_are_no_file_names_are_refused(
+    cli: Cli, action: str, name: str
+) -> None:
+    step = {"action": action, "name": name}
+    if action == "extract":
+        step["selector"] = "h1"
+    bad = _script({"action": "goto", "url": "x"}, step)
+    _assert_one_error(_run_bad(cli, json.dumps(bad)), "steps[1].name")

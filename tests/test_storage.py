@@ -80,7 +80,6 @@ class Bench:
         endpoint = self.server.url if direct else self.proxy.url
         settings = {
             "BROWSER_AGENT_S3__MULTIPART_THRESHOLD_MB": str(THRESHOLD_MB),
-            "BROWSER_AGENT_S3__MULTIPART_CHUNKSIZE_MB": str(THRESHOLD_MB),
             "DEMO_PASSWORD": self.site.PASSWORD,
         }
         environment = agent_environment(

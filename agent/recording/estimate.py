@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from agent.levels import RecordingLevel
 from agent.recording.manifest import MANIFEST_NAME, SessionManifest
+from agent.storage.keys import ROOT_PREFIX, is_session_manifest
 
 S3_STANDARD_USD_PER_GB_MONTH = 0.023
 DAYS_PER_MONTH = 30
@@ -40,11 +41,22 @@ class LevelEstimate:
 def read_manifests(root: Path) -> list[SessionManifest]:
     manifests = []
     for path in sorted(root.rglob(MANIFEST_NAME)):
+        if not _is_session_manifest(path):
+            continue  # e.g. an extract named `manifest` inside a session
         try:
             manifests.append(SessionManifest.model_validate_json(path.read_text(encoding="utf-8")))
         except (ValidationError, OSError, UnicodeDecodeError) as exc:
             logger.warning("skipping {}: not a readable manifest ({})", path, exc)
     return manifests
+
+
+def _is_session_manifest(path: Path) -> bool:
+    """`…/browser-sessions/{env}/Y/M/D/{id}/manifest.json`, wherever the layout starts."""
+    parts = path.parts
+    if ROOT_PREFIX not in parts:
+        return False
+    start = len(parts) - 1 - parts[::-1].index(ROOT_PREFIX)
+    return is_session_manifest("/".join(parts[start:]))
 
 
 def estimate(

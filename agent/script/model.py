@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agent.levels import RecordingLevel
 
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Extract and screenshot names become file names: no leading dot, no path separators.
+ARTIFACT_NAME = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
 
 
 class _Strict(BaseModel):
@@ -108,7 +110,7 @@ class WaitFor(_OneTarget):
 
 class Extract(_Step):
     action: Literal["extract"]
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, pattern=ARTIFACT_NAME)
     selector: str = Field(min_length=1)
     fields: dict[str, str] | None = None
     multiple: bool = False
@@ -119,7 +121,7 @@ class Extract(_Step):
 
 class Screenshot(_Step):
     action: Literal["screenshot"]
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, pattern=ARTIFACT_NAME)
     full_page: bool = False
 
 
