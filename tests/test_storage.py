@@ -53,7 +53,7 @@ from agent.storage.spool import STATE_NAME
 __all__ = ["moto_s3", "s3_server", "seaweedfs"]  # the fixtures, for pytest
 
 MiB = 1024 * 1024
-PART_SIZE = 5 * MiB  # boto3 raises any smaller multipart_chunksize to S3's minimum part size
+PART_SIZE = 5 * MiB  # S3's minimum part size, the smallest multipart_chunksize_mb allowed
 THRESHOLD_MB = 0.02  # screenshots and HTML go up in one PutObject; trace and video in parts
 THRESHOLD = int(THRESHOLD_MB * MiB)
 SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -80,6 +80,7 @@ class Bench:
         endpoint = self.server.url if direct else self.proxy.url
         settings = {
             "BROWSER_AGENT_S3__MULTIPART_THRESHOLD_MB": str(THRESHOLD_MB),
+            "BROWSER_AGENT_S3__MULTIPART_CHUNKSIZE_MB": str(PART_SIZE // MiB),
             "DEMO_PASSWORD": self.site.PASSWORD,
         }
         environment = agent_environment(
@@ -673,12 +674,13 @@ def test_hostile_task_input_and_ids_upload_inside_the_key_layout(
     tmp_path: Path, demo_site: DemoSite, seaweedfs: SeaweedFS
 ) -> None:
     """Task input chooses the script name and the extract and screenshot names (those two match
-    `[A-Za-z0-9_.-]+`); a caller may choose session and task ids. On a strict server, all of it
-    stays inside the layout, and an extract called `manifest` is just an artifact."""
+    `[A-Za-z0-9_-][A-Za-z0-9_.-]*`); a caller may choose session and task ids. On a strict
+    server, all of it stays inside the layout, and an extract called `manifest` is just an
+    artifact."""
     script = json.loads((EXAMPLES_DIR / "login.json").read_text(encoding="utf-8"))
     script["name"] = "../../../x/ünïcødé \u202e/" + "a" * 150
     script["steps"][-2]["name"] = "manifest"  # the extract: extracts/manifest.json
-    script["steps"][-1]["name"] = "..account"  # the screenshot: screenshots/..account.png
+    script["steps"][-1]["name"] = "-..account."  # the screenshot: screenshots/-..account..png
     path = tmp_path / "hostile.json"
     path.write_text(json.dumps(script), encoding="utf-8")
     with bench(seaweedfs, tmp_path, demo_site) as setup:
@@ -710,7 +712,7 @@ def test_hostile_task_input_and_ids_upload_inside_the_key_layout(
 
         manifest = check_bucket_matches_manifest(seaweedfs, setup.bucket, prefix, "INFO")
         names = {a.key for a in manifest.artifacts}
-        assert {"extracts/manifest.json", "screenshots/..account.png"} <= names
+        assert {"extracts/manifest.json", "screenshots/-..account..png"} <= names
         client = seaweedfs.client()
         keys = [
             o["Key"]
