@@ -4,6 +4,7 @@ drains on SIGTERM. The pieces live beside it: poller, lifecycle, shutdown, healt
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,9 @@ from agent.worker.metrics import TaskMetrics
 from agent.worker.poller import ActivityPoller, Backoff
 from agent.worker.shutdown import ShutdownRequest, drain, first_of
 from agent.worker.templates import template_source
+
+THREADS_PER_TASK = 4  # upload, heartbeat, answer, input binding
+SPARE_THREADS = 4  # liveness file, spool resume and flush
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,15 @@ class ActivityWorker:
 
     async def run(self) -> None:
         """Serve until SIGTERM/SIGINT, then drain and return (the process exits 0)."""
+        # Each running task may hold a thread for its upload, one for a heartbeat, one for an
+        # answer and one for binding its input: the default pool (CPUs + 4) would let long
+        # uploads on a small machine starve heartbeats into a HeartbeatTimeout.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(
+                max_workers=THREADS_PER_TASK * self.options.concurrency + SPARE_THREADS,
+                thread_name_prefix="worker",
+            )
+        )
         self._warn_on_region_mismatch()
         spool = runtime.upload_spool(self.settings)  # None without a bucket
         if spool is not None:
