@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,7 +33,8 @@ from activity_harness import StepFunctions
 from botocore.config import Config
 from conftest import EXAMPLES_DIR, REPO_ROOT
 from localstack import AWS_TEST_ENV
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
 
 from agent.demo.site import DemoSite
 
@@ -424,9 +426,52 @@ PROFILE_REGION = "eu-west-2"
 PROFILE_ACCOUNT = "210987654321"
 
 
+_CREDENTIAL = re.compile(r"Credential=(?P<key>[^/]+)/\d{8}/(?P<region>[^/]+)/")
+
+
 @dataclass(frozen=True)
+class SignedRequest:
+    method: str
+    path: str
+    access_key: str
+    region: str
+
+
 class S3Endpoint:
-    url: str
+    """moto's server app (what ThreadedMotoServer serves) behind a WSGI layer that records the
+    access key and region each request was signed with. moto accepts any credentials, so this
+    is how a test tells which ones the agent used."""
+
+    def __init__(self) -> None:
+        self.requests: list[SignedRequest] = []
+        self._server = make_server(
+            "127.0.0.1", 0, self._recording(DomainDispatcherApplication(create_backend_app)),
+            threaded=True,
+        )  # fmt: skip
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _recording(self, app: Any) -> Any:
+        def recorded(environ: dict[str, Any], start_response: Any) -> Any:
+            signed = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+            if signed:
+                request = SignedRequest(
+                    environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), *signed.groups()
+                )
+                self.requests.append(request)
+            return app(environ, start_response)
+
+        return recorded
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+
+    def object_signers(self, bucket: str) -> set[tuple[str, str]]:
+        """(access key, region) of every request made for an object in `bucket`."""
+        objects = f"/{bucket}/"
+        return {(r.access_key, r.region) for r in self.requests if r.path.startswith(objects)}
 
     def client(self, credentials: Mapping[str, str] | None = None) -> Any:
         keys = credentials or {"AccessKeyId": "test", "SecretAccessKey": "test"}
@@ -443,18 +488,16 @@ class S3Endpoint:
 
 @pytest.fixture(scope="module")
 def moto_s3() -> Iterator[S3Endpoint]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    endpoint = S3Endpoint()
     try:
-        yield S3Endpoint(f"http://{host}:{port}")
+        yield endpoint
     finally:
-        server.stop()
+        endpoint.stop()
 
 
 def _profile_credentials(endpoint: S3Endpoint) -> dict[str, str]:
-    """Temporary credentials of a role in an account of its own: moto keeps that account's
-    buckets apart, so only a request signed with them finds the bucket made with them."""
+    """Temporary credentials (key, secret, session token) of a role, as an SSO or role_arn
+    profile yields them."""
     sts = boto3.client(
         "sts",
         endpoint_url=endpoint.url,
@@ -487,10 +530,11 @@ def _assert_uploaded(result: dict[str, Any], endpoint: S3Endpoint, creds: Any, b
     assert result["success"] and recording["upload_status"] == "uploaded", recording
     assert recording["manifest_uri"].startswith(f"s3://{bucket}/browser-sessions/")
     key = recording["manifest_uri"].removeprefix(f"s3://{bucket}/")
+    # Every object the agent wrote was signed with the profile's key, for the profile's region
+    # (the test's own read comes after).
+    assert endpoint.object_signers(bucket) == {(creds["AccessKeyId"], PROFILE_REGION)}
     manifest = json.loads(endpoint.client(creds).get_object(Bucket=bucket, Key=key)["Body"].read())
     assert manifest["session_id"] == result["session_id"]
-    # The bucket lives in the profile's account only: the default account cannot see it.
-    assert bucket not in [b["Name"] for b in endpoint.client().list_buckets()["Buckets"]]
 
 
 def test_docker_run_with_a_mounted_aws_profile_uploads_the_recording_to_s3(
