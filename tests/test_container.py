@@ -153,8 +153,12 @@ def build_inputs_digest(build_args: Mapping[str, str]) -> str:
 
 
 def _report(config: pytest.Config, line: str) -> None:
+    """A line on the terminal now (build times), past pytest's output capture."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        return
+    with capture.global_and_fixture_disabled():
         reporter.write_line(f"test_container: {line}")
 
 
@@ -217,11 +221,20 @@ def image(podman: Podman, request: pytest.FixtureRequest, tmp_path_factory: Any)
     if completed.returncode != 0:
         pytest.fail(f"podman build failed ({folder / 'build.log'}):\n{completed.stderr[-6000:]}")
     size = podman.inspect_image(tag)["Size"]
+    _remove_older_test_images(podman, keep=tag)
     _report(
         request.config,
         f"built {tag} in {time.monotonic() - started:.0f} s ({size / 1e9:.2f} GB)",
     )
     return tag
+
+
+def _remove_older_test_images(podman: Podman, keep: str) -> None:
+    """Earlier sessions' test images (their layers stay as build cache while used)."""
+    listed = podman("images", "--format", "{{.Repository}}:{{.Tag}}", IMAGE_REPOSITORY).stdout
+    for name in listed.split():
+        if name != keep and name.startswith(f"{IMAGE_REPOSITORY}:test-"):
+            podman("rmi", name, check=False)  # an image in use stays
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -323,6 +336,20 @@ def test_image_fits_the_ecs_task_definition(podman: Podman, image: str) -> None:
     ]
 
 
+def test_image_includes_nova_act_which_imports_on_a_read_only_root(
+    podman: Podman, image: str
+) -> None:
+    probe = (
+        "import importlib.metadata as m; from nova_act import NovaAct; print(m.version('nova-act'))"
+    )
+    completed = podman.run(
+        image, "-c", probe, flags=[*LOCKED_DOWN, "--network=none", "--entrypoint", "python3"]
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    pinned = re.search(r'"nova-act==([^"]+)"', (REPO_ROOT / "pyproject.toml").read_text())
+    assert pinned and completed.stdout.strip() == pinned[1]
+
+
 # --- running it -----------------------------------------------------------------------------------
 
 
@@ -416,7 +443,7 @@ def test_sigterm_reaches_the_worker_which_drains_and_exits_zero(
         manifests = list(spool.rglob("manifest.json"))
         assert [json.loads(m.read_text())["session_id"] for m in manifests] == [cause["session_id"]]
     finally:
-        podman("rm", "--force", name, check=False)
+        podman("rm", "--force", "--volumes", name, check=False)
 
 
 # --- a laptop: an AWS profile mounted read-only ---------------------------------------------------
