@@ -377,6 +377,19 @@ def test_demo_records_error_and_trace_sessions_as_non_root_on_a_read_only_root(
     assert owners == {AGENT_UID}
 
 
+@pytest.mark.parametrize("prefix", [(), ("browser-agent",)], ids=["bare", "named"])
+def test_entrypoint_hands_commands_to_browser_agent_with_the_images_settings(
+    podman: Podman, image: str, prefix: tuple[str, ...]
+) -> None:
+    completed = podman.run(image, *prefix, "config", "show", "--json", flags=LOCKED_DOWN)
+    settings = _result(completed)["settings"]
+    assert settings["spool_dir"] == {
+        "value": SPOOL,
+        "source": "environment variable BROWSER_AGENT_SPOOL_DIR",
+    }
+    assert settings["browser.executable_path"]["value"] == "/usr/bin/chromium"
+
+
 def test_healthcheck_is_unhealthy_when_no_worker_runs(podman: Podman, image: str) -> None:
     completed = podman.run(image, "healthcheck", flags=LOCKED_DOWN)
     assert completed.returncode == 1, completed.stdout + completed.stderr
