@@ -38,13 +38,14 @@ from werkzeug.serving import make_server
 
 from agent.demo.site import DemoSite
 
-pytestmark = [pytest.mark.container, pytest.mark.timeout(900)]
+# Long enough for the first session on a machine: base image (~40 s) and image (~75 s) builds.
+pytestmark = [pytest.mark.container, pytest.mark.timeout(1200)]
 
 BASE_IMAGE = "localhost/bookworm-py:base"
 IMAGE_REPOSITORY = "localhost/browser-agent"
 CONTEXT_LABEL = "org.browser-agent.build-inputs-sha256"
 BUILD_ARGS = {"BASE_IMAGE": BASE_IMAGE, "EXTRAS": "nova"}  # the production extras
-BUILD_TIMEOUT_S = 1800
+BUILD_TIMEOUT_S = 540  # each of the two builds
 RUN_TIMEOUT_S = 300
 AGENT_UID = 10001
 SPOOL = "/var/lib/browser-agent/spool"
@@ -230,11 +231,17 @@ def image(podman: Podman, request: pytest.FixtureRequest, tmp_path_factory: Any)
 
 
 def _remove_older_test_images(podman: Podman, keep: str) -> None:
-    """Earlier sessions' test images (their layers stay as build cache while used)."""
-    listed = podman("images", "--format", "{{.Repository}}:{{.Tag}}", IMAGE_REPOSITORY).stdout
+    """Test images more than an hour old (a session running now may still use a newer one);
+    their layers stay as build cache while a newer image uses them."""
+    listed = podman(
+        "images",
+        "--format={{.Repository}}:{{.Tag}}",
+        f"--filter=reference={IMAGE_REPOSITORY}:test-*",
+        "--filter=until=1h",
+    ).stdout
     for name in listed.split():
-        if name != keep and name.startswith(f"{IMAGE_REPOSITORY}:test-"):
-            podman("rmi", name, check=False)  # an image in use stays
+        if name != keep:
+            podman("rmi", name, check=False)  # an image a container uses stays
 
 
 # --- helpers ----------------------------------------------------------------------------------
