@@ -138,8 +138,12 @@ async def _run_one(
 @app.command()
 def demo(
     out: Annotated[
-        Path, typer.Option("--out", help="Folder for the recordings, one sub-folder per level.")
-    ] = Path("recordings/demo"),
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder for the recordings, one sub-folder per level (default: SPOOL_DIR/demo).",
+        ),
+    ] = None,
     serve: Annotated[
         bool, typer.Option("--serve", help="Only serve the demo site until interrupted.")
     ] = False,
@@ -161,7 +165,7 @@ def demo(
         settings = settings_for_command(env, settings_file)
         chosen = [RecordingLevel.parse(n, where="--levels") for n in levels.split(",") if n.strip()]
         typer.echo(f"Running {len(example_scripts())} example scripts at {len(chosen)} levels…")
-        rows = asyncio.run(run_demo(settings, out, chosen))
+        rows = asyncio.run(run_demo(settings, out or settings.spool_dir / "demo", chosen))
         typer.echo(
             f"\n{'level':<6} {'runs':>4} {'failed':>6} {'sessions':>8} {'artifacts':>9} "
             f"{'bytes':>11}  where"
