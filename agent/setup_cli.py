@@ -43,8 +43,9 @@ def setup(
     ] = False,
     settings_file: SettingsOption = None,
 ) -> None:
-    """Discover the activity, bucket and region from SSM, write the local settings file and
-    check access. Exit 1 if a permission is missing."""
+    """Discover the activity, bucket and region from SSM; check access; write settings.
+
+    Exit 1 if a permission is missing."""
     request = SetupRequest(env, aws_profile, region, legacy_secret, settings_file)
     outcome = guarded(lambda: run_setup(request, os.environ))
     _print_setup(outcome)
@@ -75,8 +76,9 @@ def doctor(
     env: EnvOption = None,
     settings_file: SettingsOption = None,
 ) -> None:
-    """Who the agent is, where each setting came from, and which required permissions are
-    missing, each with its fix. Exit 1 if one is missing."""
+    """Who the agent is, where its settings come from, which permissions are missing.
+
+    Each missing permission comes with its fix. Exit 1 if one is missing."""
 
     def work() -> DoctorReport:
         settings = settings_for_command(env, settings_file)
