@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError, ProfileNotFound
 
@@ -48,6 +50,26 @@ def error_code(exc: ClientError) -> str:
 
 def _custom_endpoint(service: str) -> bool:
     return bool(os.environ.get(f"AWS_ENDPOINT_URL_{service}") or os.environ.get("AWS_ENDPOINT_URL"))
+
+
+def botocore_session(
+    *, profile: str | None = None, endpoints: Mapping[str, str] | None = None
+) -> botocore.session.Session:
+    """A botocore session on the standard credential chain, for SDKs that build their own
+    clients from it (Nova Act). `endpoints` maps a service (its hyphenated id, e.g. nova-act)
+    to an endpoint URL, for SDKs that pass an endpoint of their own to their clients: the
+    override goes in where botocore resolves endpoints, so it wins over the SDK's."""
+    session = botocore.session.Session(profile=profile or None)
+    for service, url in (endpoints or {}).items():
+        session.register(f"before-endpoint-resolution.{service}", _endpoint_override(url))
+    return session
+
+
+def _endpoint_override(url: str) -> Any:
+    def override(builtins: dict[str, Any], **_: Any) -> None:
+        builtins["SDK::Endpoint"] = url
+
+    return override
 
 
 def region_from_arn(arn: str | None) -> str | None:
@@ -113,7 +135,9 @@ class AwsClients:
     def client(self, service: str, **config: Any) -> Any:
         key = f"{service}:{sorted(config.items())}"
         if key not in self._clients:
-            self._clients[key] = self.session.client(service, config=self._config(**config))
+            # boto3-stubs (which the nova extra brings) only knows literal service names.
+            session: Any = self.session
+            self._clients[key] = session.client(service, config=self._config(**config))
         return self._clients[key]
 
     def s3(self) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import socket
 import tomllib
 from collections.abc import Mapping
@@ -51,6 +52,27 @@ class WorkerSettings:
     health_interval_seconds: float = 10
 
 
+NOVA_ACT_AUTHS = ("iam", "api_key")
+# The Nova Act service's own rule for workflow definition names.
+_WORKFLOW_DEFINITION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,40}$")
+
+
+@dataclass(frozen=True)
+class NovaActSettings:
+    """`[nova_act]`: whether `act` steps run, and how the agent signs in to Nova Act."""
+
+    enabled: bool = False
+    auth: str = "iam"
+    workflow_definition_name: str | None = None
+    model_id: str | None = None
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    api_key_ref: str | None = None
+    timeout_seconds: int = 300
+    max_steps: int = 30
+    ignore_https_errors: bool = False
+
+
 @dataclass(frozen=True)
 class AgentSettings:
     env: str
@@ -74,6 +96,7 @@ class AgentSettings:
     sources: dict[str, str] = field(default_factory=dict)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     aws_profile: str | None = None
+    nova_act: NovaActSettings = field(default_factory=NovaActSettings)
 
     def level_for(
         self,
@@ -160,6 +183,10 @@ _REPORTED_KEYS = (
     "browser.headless",
     "browser.step_timeout_ms",
     "log.format",
+    "nova_act.enabled",
+    "nova_act.auth",
+    "nova_act.workflow_definition_name",
+    "nova_act.endpoint_url",
 )
 
 
@@ -241,7 +268,65 @@ def _typed(
             health_file=Path(str(get("worker.health_file") or "/tmp/browser-agent.health")),
             health_interval_seconds=as_number("worker.health_interval_seconds", 0.1, 3600),
         ),
+        nova_act=_nova_act_settings(get, as_int, sources, environ),
     )
+
+
+def _nova_act_settings(
+    get: Any, as_int: Any, sources: dict[str, str], environ: Mapping[str, str]
+) -> NovaActSettings:
+    """`[nova_act]`, checked only when enabled (a disabled block may be left half filled)."""
+
+    def text(key: str) -> str | None:
+        return str(get(f"nova_act.{key}") or "").strip() or None
+
+    enabled = _as_bool(get("nova_act.enabled", False))
+    auth = (text("auth") or "iam").lower()
+    if not text("endpoint_url"):
+        for variable in ("AWS_ENDPOINT_URL_NOVA_ACT", "AWS_ENDPOINT_URL"):
+            if environ.get(variable):
+                sources["nova_act.endpoint_url"] = f"environment variable {variable}"
+                break
+    settings = NovaActSettings(
+        enabled=enabled,
+        auth=auth,
+        workflow_definition_name=text("workflow_definition_name"),
+        model_id=text("model_id"),
+        region=text("region") or "us-east-1",
+        # As boto3 does for every other service: the service's own variable, then the global one.
+        endpoint_url=text("endpoint_url")
+        or environ.get("AWS_ENDPOINT_URL_NOVA_ACT")
+        or environ.get("AWS_ENDPOINT_URL")
+        or None,
+        api_key_ref=text("api_key_ref"),
+        timeout_seconds=as_int("nova_act.timeout_seconds", 2, 1800),
+        max_steps=as_int("nova_act.max_steps", 1, 199),
+        ignore_https_errors=_as_bool(get("nova_act.ignore_https_errors", False)),
+    )
+    if not enabled:
+        return settings
+
+    def invalid(key: str, why: str) -> ConfigurationError:
+        value = get(f"nova_act.{key}")
+        where = sources.get(f"nova_act.{key}") or "built-in default"
+        return ConfigurationError(f"setting nova_act.{key} = {value!r} (from {where}) {why}")
+
+    if auth not in NOVA_ACT_AUTHS:
+        raise invalid("auth", f"must be one of {', '.join(NOVA_ACT_AUTHS)}")
+    name = settings.workflow_definition_name
+    if auth == "iam" and not (name and _WORKFLOW_DEFINITION_NAME.fullmatch(name)):
+        raise invalid(
+            "workflow_definition_name",
+            "must name the Nova Act workflow definition (letters, digits, _ and -, at most 40) "
+            "when nova_act.auth is iam",
+        )
+    if auth == "api_key" and not settings.api_key_ref:
+        raise invalid(
+            "api_key_ref",
+            "must be a secret reference (env:NAME or secretsmanager:id#key) when nova_act.auth "
+            "is api_key; the key itself never goes in a settings file",
+        )
+    return settings
 
 
 def _parse_level(value: object, source: str) -> RecordingLevel:
@@ -333,6 +418,10 @@ def describe_settings(settings: AgentSettings, choice: LevelChoice) -> dict[str,
         "browser.headless": settings.headless,
         "browser.step_timeout_ms": settings.step_timeout_ms,
         "log.format": settings.log_format,
+        "nova_act.enabled": settings.nova_act.enabled,
+        "nova_act.auth": settings.nova_act.auth,
+        "nova_act.workflow_definition_name": settings.nova_act.workflow_definition_name,
+        "nova_act.endpoint_url": settings.nova_act.endpoint_url,
     }
     sources = dict(settings.sources)
     sources.setdefault(

@@ -82,7 +82,11 @@ class WorkerShutdown(BrowserAgentError):
 
 
 class NovaActError(BrowserAgentError):
-    """A Nova Act step failed; `kind` becomes the last part of the code."""
+    """A Nova Act step failed; `kind` becomes the last part of the code.
+
+    The kinds, and which Nova Act SDK errors become which, are listed in docs/nova-act.md;
+    the table itself is `agent.nova.failures`.
+    """
 
     def __init__(self, message: str, *, kind: str = "Error", step: int | None = None) -> None:
         super().__init__(message, step=step)
@@ -92,12 +96,13 @@ class NovaActError(BrowserAgentError):
 class NovaActNotConfigured(NovaActError):
     """An `act` step was asked for but this agent has no Nova Act set up."""
 
-    def __init__(self, *, step: int | None = None) -> None:
-        super().__init__(
-            "Nova Act is not configured: this agent cannot run 'act' or 'act_with_schema' steps",
-            kind="NotConfigured",
-            step=step,
+    def __init__(self, *, step: int | None = None, reason: str | None = None) -> None:
+        message = (
+            "Nova Act is not configured: this agent cannot run 'act' or 'act_with_schema' steps"
         )
+        if reason:
+            message = f"{message} ({reason})"
+        super().__init__(message, kind="NotConfigured", step=step)
 
 
 class OutputTooLarge(BrowserAgentError):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from agent.aws import AwsClients
 from agent.browser import BrowserDriver, BrowserOptions
 from agent.config import AgentSettings
 from agent.executor import ExecutorSettings, ScriptExecutor
+from agent.nova import NovaActRunner
+from agent.secret_refs import secret_resolver
 from agent.storage import ArtifactStore, LocalFolderStore
 from agent.storage.s3 import MiB, S3Options, S3Uploader
 from agent.storage.spool import UploadSpool
@@ -58,6 +61,18 @@ def artifact_store(settings: AgentSettings, spool_dir: Path) -> ArtifactStore:
     return upload_spool(settings, spool_dir) or LocalFolderStore(spool_dir)
 
 
+def nova_act_runner(settings: AgentSettings) -> NovaActRunner | None:
+    """The Nova Act runner when `nova_act.enabled`; None leaves act steps NotConfigured."""
+    nova = settings.nova_act
+    if not nova.enabled:
+        return None
+    api_key: Callable[[], str] | None = None
+    if nova.auth == "api_key" and nova.api_key_ref:
+        ref, resolve = nova.api_key_ref, secret_resolver(aws_clients(settings))
+        api_key = lambda: resolve(ref)  # noqa: E731  (read when an act starts: rotation works)
+    return NovaActRunner(nova, aws_profile=settings.aws_profile, api_key=api_key)
+
+
 def script_executor(
     settings: AgentSettings, driver: BrowserDriver, spool_dir: Path | None = None
 ) -> ScriptExecutor:
@@ -72,5 +87,7 @@ def script_executor(
             step_timeout_ms=settings.step_timeout_ms,
             navigation_timeout_ms=settings.navigation_timeout_ms,
             ring_size=settings.ring_size,
+            act_timeout_ms=settings.nova_act.timeout_seconds * 1000,
         ),
+        nova=nova_act_runner(settings),
     )

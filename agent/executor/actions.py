@@ -1,7 +1,9 @@
-"""The deterministic actions, one coroutine each, run against a Playwright page."""
+"""The actions, one coroutine each, run against a Playwright page: the deterministic ones,
+and the Nova Act ones, which hand their prompt to the Nova Act runner (`agent.nova`)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -10,9 +12,12 @@ import jsonschema
 from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from agent.errors import NovaActNotConfigured, StepFailed
+from agent.errors import NovaActError, NovaActNotConfigured, StepFailed
+from agent.nova import ActOutcome, ActRequest, NovaActRunner
 from agent.recording.recorder import SessionRecorder
 from agent.script import model as m
+
+NOVA_ACT_DISABLED = "nova_act.enabled is false (BROWSER_AGENT_NOVA_ACT__ENABLED)"
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,7 @@ class StepContext:
     n: int
     timeout_ms: int
     recorder: SessionRecorder
+    nova: NovaActRunner | None = None
 
 
 Action = Callable[[Any, StepContext], Awaitable[Any]]
@@ -128,8 +134,49 @@ async def assert_(step: m.Assert, ctx: StepContext) -> Any:
         ) from None
 
 
-async def nova_act_unavailable(step: m.Act | m.ActWithSchema, ctx: StepContext) -> Any:
-    raise NovaActNotConfigured(step=ctx.n)
+async def act(step: m.Act, ctx: StepContext) -> Any:
+    outcome = await _nova_act(step, ctx, schema=None)
+    return {"act_id": outcome.act_id, "steps": outcome.steps}
+
+
+async def act_with_schema(step: m.ActWithSchema, ctx: StepContext) -> Any:
+    try:
+        jsonschema.validators.validator_for(step.schema_).check_schema(step.schema_)
+    except jsonschema.SchemaError as exc:
+        message = f"act_with_schema has an invalid schema: {exc.message}"
+        raise StepFailed(message, step=ctx.n) from None
+    answer = (await _nova_act(step, ctx, schema=step.schema_)).answer
+    try:  # the SDK checks too; this check is ours, and says where the answer is wrong
+        jsonschema.validate(answer, step.schema_)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+        raise NovaActError(
+            f"Nova Act's answer does not match the step's schema at {where}: {exc.message}",
+            kind="SchemaMismatch",
+            step=ctx.n,
+        ) from None
+    ctx.recorder.extract_output(ctx.n, step.name or f"act-{ctx.n:03d}", answer)
+    return answer
+
+
+async def _nova_act(
+    step: m.Act | m.ActWithSchema, ctx: StepContext, schema: dict[str, Any] | None
+) -> ActOutcome:
+    if ctx.nova is None:
+        raise NovaActNotConfigured(step=ctx.n, reason=NOVA_ACT_DISABLED)
+    request = ActRequest(
+        step=ctx.n,
+        prompt=step.prompt,
+        timeout_s=max(2, math.ceil(ctx.timeout_ms / 1000)),
+        max_steps=step.max_steps or ctx.nova.settings.max_steps,
+        schema=schema,
+    )
+    try:
+        return await ctx.nova.act(ctx.page, request, ctx.recorder)
+    finally:
+        # The agent may have typed a secret from the prompt into any field: mask it.
+        if any(secret in step.prompt for secret in ctx.recorder.redactor.secrets):
+            await ctx.recorder.hide_fields_holding_secrets(ctx.page)
 
 
 ACTIONS: dict[type[Any], Action] = {
@@ -143,6 +190,6 @@ ACTIONS: dict[type[Any], Action] = {
     m.Extract: extract,
     m.Screenshot: screenshot,
     m.Assert: assert_,
-    m.Act: nova_act_unavailable,
-    m.ActWithSchema: nova_act_unavailable,
+    m.Act: act,
+    m.ActWithSchema: act_with_schema,
 }

@@ -19,17 +19,20 @@ from agent.browser.ffmpeg import ensure_video_encoder
 from agent.errors import BrowserAgentError, BrowserCrashed, StepFailed, StepTimeout
 from agent.executor.actions import ACTIONS, StepContext
 from agent.levels import LevelChoice
+from agent.nova import NovaActRunner
 from agent.recording.policy import RecordingPolicy
 from agent.recording.recorder import SessionInfo, SessionRecorder
 from agent.recording.session_media import SessionMedia
 from agent.redaction import SecretRedactor, process_secrets
 from agent.result import RunError, RunResult, StepResult
-from agent.script import BoundScript
+from agent.script import NOVA_ACT_ACTIONS, BoundScript
 from agent.script import model as m
 from agent.storage import ArtifactStore, new_session_id, sanitize_id, session_prefix
 
 # A step gets this much longer than its own timeout before the executor gives up on it.
 STEP_GRACE_S = 5.0
+# Nova Act looks at its own deadline between model calls, and one call may take a minute.
+NOVA_ACT_GRACE_S = 90.0
 STAGING_DIR = ".staging"
 _CRASH_MARKERS = ("Target crashed", "has been closed", "Browser closed", "browser has disconnected")
 
@@ -42,13 +45,21 @@ class ExecutorSettings:
     step_timeout_ms: int = 10_000
     navigation_timeout_ms: int = 30_000
     ring_size: int = 3
+    act_timeout_ms: int = 300_000  # act / act_with_schema steps without timeout_ms
 
 
 class ScriptExecutor:
-    def __init__(self, driver: BrowserDriver, store: ArtifactStore, settings: ExecutorSettings):
+    def __init__(
+        self,
+        driver: BrowserDriver,
+        store: ArtifactStore,
+        settings: ExecutorSettings,
+        nova: NovaActRunner | None = None,
+    ):
         self.driver = driver
         self.store = store
         self.settings = settings
+        self.nova = nova  # None: act steps fail as BrowserAgent.NovaAct.NotConfigured
 
     async def run(
         self,
@@ -162,7 +173,7 @@ class ScriptExecutor:
                     await recorder.failure(page, result.n, failure)
                     if script.abort_on_error:
                         break
-                elif isinstance(step, m.Extract):
+                elif isinstance(step, m.Extract | m.ActWithSchema) and step.name:
                     outputs[step.name] = result.output
             if error is None:
                 await recorder.final(page)
@@ -184,8 +195,13 @@ class ScriptExecutor:
         bound: BoundScript,
         recorder: SessionRecorder,
     ) -> RunError | None:
-        timeout_ms = step.timeout_ms or self.settings.step_timeout_ms
-        ctx = StepContext(page=page, n=result.n, timeout_ms=timeout_ms, recorder=recorder)
+        nova_act = step.action in NOVA_ACT_ACTIONS
+        default_ms = self.settings.act_timeout_ms if nova_act else self.settings.step_timeout_ms
+        timeout_ms = step.timeout_ms or default_ms
+        grace_s = NOVA_ACT_GRACE_S if nova_act else STEP_GRACE_S
+        ctx = StepContext(
+            page=page, n=result.n, timeout_ms=timeout_ms, recorder=recorder, nova=self.nova
+        )
         if isinstance(step, m.Fill) and any(s in step.value for s in bound.secrets):
             await recorder.hide_secret_field(page, step.selector)
         navigations = _NavigationCounter(page)
@@ -193,9 +209,7 @@ class ScriptExecutor:
         failure: RunError | None = None
         try:
             action = ACTIONS[type(step)]
-            result.output = await asyncio.wait_for(
-                action(step, ctx), timeout_ms / 1000 + STEP_GRACE_S
-            )
+            result.output = await asyncio.wait_for(action(step, ctx), timeout_ms / 1000 + grace_s)
             result.status = "ok"
         except BrowserAgentError as exc:
             message = f"step {result.n} ({_label(step)}): {exc.message}"

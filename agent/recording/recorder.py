@@ -24,6 +24,18 @@ from agent.result import RecordingSummary, RunError, StepResult
 from agent.storage.base import ArtifactStore
 
 PASSWORD_INPUTS = "input[type=password]"
+# Set on fields found holding a secret after a step typed into fields the agent did not pick.
+SECRET_FIELD_ATTRIBUTE = "data-browser-agent-secret"
+_MARK_SECRET_FIELDS_JS = """
+([secrets, attribute]) => {
+  for (const el of document.querySelectorAll("input, textarea")) {
+    if (secrets.some((s) => (el.value || "").includes(s))) {
+      el.setAttribute(attribute, "");
+      el.style.setProperty("-webkit-text-security", "disc", "important");
+    }
+  }
+}
+"""
 CAPTURE_TIMEOUT_S = 10.0
 
 
@@ -72,6 +84,36 @@ class SessionRecorder:
             )
         except Exception as exc:
             logger.debug("could not restyle the secret field {}: {}", selector, exc)
+
+    async def hide_fields_holding_secrets(self, page: Page) -> None:
+        """After a step that may have typed a secret anywhere (a Nova Act prompt holding one):
+        mask every field whose value holds a secret, in screenshots and on screen."""
+        if not self.redactor.secrets:
+            return
+        selector = f"[{SECRET_FIELD_ATTRIBUTE}]"
+        if selector not in self._masked_selectors:
+            self._masked_selectors.append(selector)
+        try:
+            for frame in page.frames:
+                await asyncio.wait_for(
+                    frame.evaluate(
+                        _MARK_SECRET_FIELDS_JS, [self.redactor.secrets, SECRET_FIELD_ATTRIBUTE]
+                    ),
+                    CAPTURE_TIMEOUT_S,
+                )
+        except Exception as exc:
+            reason = self.redactor.redact(str(exc))
+            logger.debug("could not mark fields holding secrets: {}", reason)
+
+    def keep_session_file(
+        self, name: str, data: bytes, *, type: str, content_type: str, step: int | None
+    ) -> None:
+        """A whole-session file another component wrote (Nova Act's act traces): kept at
+        TRACE only, scrubbed of secrets. `name` is a path inside the session folder."""
+        if self.policy.records_session_media:
+            path = self._path(name)
+            path.write_bytes(self.redactor.redact_bytes(data))
+            self._captured.append(_Captured(path, type, step, {Role.SESSION}, content_type))
 
     async def after_step(self, page: Page, step: int, action: str, navigated: bool) -> None:
         roles = self.policy.step_roles(action, navigated)

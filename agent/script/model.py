@@ -143,6 +143,8 @@ class ActWithSchema(_Step):
     prompt: str = Field(min_length=1)
     schema_: dict[str, Any] = Field(alias="schema")
     max_steps: int | None = Field(None, ge=1, le=100)
+    # With a name, the answer also goes into the result's outputs (like an extract's).
+    name: str | None = Field(None, min_length=1, pattern=ARTIFACT_NAME)
 
     model_config = ConfigDict(populate_by_name=True)
 

@@ -1,0 +1,139 @@
+"""Nova Act's own browser actuator, pointed at the task's browser context.
+
+The SDK normally launches a browser of its own (or attaches over CDP and picks the last page
+of the first context it sees). Here it acts on exactly the page the script is on, in the
+task's own context: no debugging port is opened, and with several tasks in one Chromium each
+act stays on its own task's page.
+
+The SDK runs on an event loop of its own, in a thread (its service calls block), while the
+task's Playwright objects belong to the executor's loop: every browser call of the actuator
+is run on the executor's loop and awaited from the SDK's.
+
+Imports the SDK: import this module only when Nova Act is installed and enabled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from nova_act.asyncio.tools.browser.default.default_nova_local_browser_actuator import (
+    DefaultNovaLocalBrowserActuator,
+)
+from nova_act.asyncio.tools.browser.default.playwright import PlaywrightInstanceManager
+from nova_act.asyncio.tools.browser.default.playwright_instance_options import (
+    PlaywrightInstanceOptions,
+)
+from playwright.async_api import BrowserContext
+
+T = TypeVar("T")
+
+
+class _TaskContext(PlaywrightInstanceManager):  # type: ignore[misc, unused-ignore]
+    """Lends the task's context to the SDK: starting adopts it, stopping only gives it back
+    (the executor closes its context itself, after the recording is finished)."""
+
+    _context: BrowserContext | None
+
+    def __init__(self, context: BrowserContext, options: PlaywrightInstanceOptions) -> None:
+        super().__init__(options)
+        self._task_context = context
+
+    async def start(self, session_logs_directory: str | None) -> None:
+        self._session_logs_directory = session_logs_directory
+        self._context = self._task_context
+
+    async def stop(self) -> None:
+        # The SDK's certificate check routes every request of the context while it acts.
+        await self.disable_ssl_validation_hook(force=True)
+        self._context = None
+        self._session_logs_directory = None
+
+
+class StepDetached(RuntimeError):
+    """The executor gave up on the step; the SDK must not touch the page any more."""
+
+
+class TaskPageActuator(DefaultNovaLocalBrowserActuator):  # type: ignore[misc, unused-ignore]
+    """The SDK's default actuator (same actions, same observations) on the task's context."""
+
+    def __init__(
+        self,
+        context: BrowserContext,
+        page_loop: asyncio.AbstractEventLoop,
+        *,
+        viewport: tuple[int, int],
+        ignore_https_errors: bool,
+    ) -> None:
+        options = PlaywrightInstanceOptions(
+            maybe_playwright=None,
+            starting_page=None,
+            chrome_channel="chromium",
+            headless=True,
+            user_data_dir="",
+            profile_directory=None,
+            cdp_endpoint_url=None,
+            screen_width=viewport[0],
+            screen_height=viewport[1],
+            user_agent=None,
+            record_video=False,
+            ignore_https_errors=ignore_https_errors,
+        )
+        super().__init__(playwright_options=options)
+        self._playwright_manager = _TaskContext(context, options)
+        self._page_loop = page_loop
+        self._detached = False
+
+    def detach(self) -> None:
+        """From now on every browser call fails, so an act still running stops at its next
+        action (called when the executor's own deadline for the step has passed)."""
+        self._detached = True
+
+    async def _on_page_loop(self, call: Coroutine[Any, Any, T], *, after_detach: bool = False) -> T:
+        if self._detached and not after_detach:
+            call.close()
+            raise StepDetached("the step was stopped by the executor")
+        if asyncio.get_running_loop() is self._page_loop:
+            return await call
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call, self._page_loop))
+
+    async def start(self, **kwargs: Any) -> None:
+        await self._on_page_loop(super().start(**kwargs))
+
+    async def stop(self, **kwargs: Any) -> None:
+        # Always allowed: it only removes the SDK's request hook from the context.
+        await self._on_page_loop(super().stop(**kwargs), after_detach=True)
+
+    async def lock_context(self) -> None:
+        await self._on_page_loop(super().lock_context())
+
+    async def unlock_context(self) -> None:
+        await self._on_page_loop(super().unlock_context())
+
+    async def agent_click(self, box: str, click_type: Any = None, click_options: Any = None) -> Any:
+        return await self._on_page_loop(super().agent_click(box, click_type, click_options))
+
+    async def agent_hover(self, box: str) -> Any:
+        return await self._on_page_loop(super().agent_hover(box))
+
+    async def agent_scroll(self, direction: Any, box: str, value: float | None = None) -> Any:
+        return await self._on_page_loop(super().agent_scroll(direction, box, value))
+
+    async def agent_type(self, value: str, box: str, pressEnter: bool = False) -> Any:
+        return await self._on_page_loop(super().agent_type(value, box, pressEnter))
+
+    async def go_to_url(self, url: str) -> Any:
+        return await self._on_page_loop(super().go_to_url(url))
+
+    async def wait(self, seconds: float) -> Any:
+        return await self._on_page_loop(super().wait(seconds))
+
+    async def wait_for_page_to_settle(self) -> Any:
+        return await self._on_page_loop(super().wait_for_page_to_settle())
+
+    async def take_observation(self) -> Any:
+        return await self._on_page_loop(super().take_observation())
+
+    async def get_viewport_size(self) -> Any:
+        return await self._on_page_loop(super().get_viewport_size())
