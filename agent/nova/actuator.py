@@ -85,13 +85,15 @@ class TaskPageActuator(DefaultNovaLocalBrowserActuator):  # type: ignore[misc, u
         self._page_loop = page_loop
         self._detached = False
 
-    def detach(self) -> None:
-        """From now on every browser call fails, so an act still running stops at its next
-        action (called when the executor's own deadline for the step has passed)."""
+    async def detach(self) -> None:
+        """Called on the executor's loop when it gives up on the step: from now on every
+        browser call of the SDK fails, so an act still running stops at its next action, and
+        the context is given back at once (the SDK's request hook removed)."""
         self._detached = True
+        await self._playwright_manager.stop()
 
-    async def _on_page_loop(self, call: Coroutine[Any, Any, T], *, after_detach: bool = False) -> T:
-        if self._detached and not after_detach:
+    async def _on_page_loop(self, call: Coroutine[Any, Any, T]) -> T:
+        if self._detached:
             call.close()
             raise StepDetached("the step was stopped by the executor")
         if asyncio.get_running_loop() is self._page_loop:
@@ -102,8 +104,8 @@ class TaskPageActuator(DefaultNovaLocalBrowserActuator):  # type: ignore[misc, u
         await self._on_page_loop(super().start(**kwargs))
 
     async def stop(self, **kwargs: Any) -> None:
-        # Always allowed: it only removes the SDK's request hook from the context.
-        await self._on_page_loop(super().stop(**kwargs), after_detach=True)
+        if not self._detached:  # else already given back
+            await self._on_page_loop(super().stop(**kwargs))
 
     async def lock_context(self) -> None:
         await self._on_page_loop(super().lock_context())

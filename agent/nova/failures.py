@@ -13,6 +13,7 @@ from nova_act.types import act_errors as sdk
 from nova_act.types.errors import (
     AuthError,
     IAMAuthError,
+    InterpreterError,
     StartFailed,
     StopFailed,
     ValidationFailed,
@@ -30,6 +31,7 @@ KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (sdk.ActGuardrailsError, "Guardrails"),
     (sdk.ActStateGuardrailError, "Guardrails"),
     (sdk.ActInvalidModelGenerationError, "InvalidModelGeneration"),
+    (InterpreterError, "InvalidModelGeneration"),
     (sdk.ActCanceledError, "Canceled"),
     (sdk.ActActuationError, "ActuationFailed"),
     (sdk.ActExecutionError, "ExecutionFailed"),

@@ -110,8 +110,8 @@ class NovaActRunner:
         started = time.monotonic()
         try:
             end = await _in_own_thread(lambda: self._session_in_thread(actuator, request, logs_dir))
-        except asyncio.CancelledError:
-            actuator.detach()
+        except asyncio.CancelledError:  # the executor's deadline: the SDK may still be at work
+            await actuator.detach()
             raise
         self._keep_traces(end.traces, request.step, recorder)
         if isinstance(end.error, BrowserAgentError):
