@@ -58,6 +58,8 @@ THRESHOLD_MB = 0.02  # screenshots and HTML go up in one PutObject; trace and vi
 THRESHOLD = int(THRESHOLD_MB * MiB)
 SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 OUTAGE_S = 20
+DROP_ORDER = ("video", "trace", "har", "html")  # issue #4: lowest value first
+DROPPED = re.compile(r"spool full: dropped (\S+) \(\d+ bytes\) of session (\S+)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -858,3 +860,67 @@ def test_recordings_ls_show_and_get_read_the_session_back(
     missing = agent("recordings", "show", "20200101T000000Z-000000000000", "--bucket", setup.bucket)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert missing.error_lines() and "no session" in missing.error_lines()[0]
+
+
+@pytest.mark.browser
+def test_a_full_spool_drops_video_first_says_so_in_the_manifest_and_uploads_the_rest(
+    tmp_path: Path, demo_site: DemoSite, seaweedfs: SeaweedFS
+) -> None:
+    """With uploads refused, TRACE sessions pile up past a 1 MB bound: pending sessions lose
+    their videos first (then traces), each drop is logged and listed in the manifest, the
+    screenshots stay, and what is left uploads once the credentials are right."""
+    bound = 1 * MiB
+    with bench(seaweedfs, tmp_path, demo_site) as setup:
+        refused = setup.agent(secret_key="not-the-secret")
+        refused.env["BROWSER_AGENT_S3__SPOOL_MAX_MB"] = str(bound // MiB)
+        runs_drops: list[list[tuple[str, str]]] = []  # per run: (session, key) in drop order
+        while True:
+            run = setup.run(refused)
+            assert result_of(run)["recording"]["upload_status"] == "pending"
+            runs_drops.append(
+                [
+                    (found.group(2), found.group(1))
+                    for r in log_records(run.stderr)
+                    if (found := DROPPED.search(r["message"]))
+                ]
+            )
+            if runs_drops[-1] or len(setup.sessions_on_disk()) > 10:
+                break
+        assert runs_drops[-1], "the spool never reached its bound"
+        sessions = setup.sessions_on_disk()
+        on_disk = sum(p.stat().st_size for s in sessions for p in s.rglob("*") if p.is_file())
+        manifests = {
+            s: SessionManifest.model_validate_json((s / MANIFEST_NAME).read_text())
+            for s in sessions
+        }
+        drops = [(s, d) for s, m in manifests.items() for d in m.dropped]
+        kind_of = {(s.name, d["key"]): d["type"] for s, d in drops}
+        logged = [pair for run_drops in runs_drops for pair in run_drops]
+        assert sorted(logged) == sorted(kind_of), "every drop is logged once and in a manifest"
+        for run_drops in runs_drops:  # within one pass: video, then trace, then HAR, then HTML
+            kinds = [kind_of[pair] for pair in run_drops]
+            assert kinds == sorted(kinds, key=DROP_ORDER.index), kinds
+        kept = {a.type for m in manifests.values() for a in m.artifacts}
+        for dropped_kind in {d["type"] for _, d in drops}:
+            cheaper = DROP_ORDER[: DROP_ORDER.index(dropped_kind)]
+            assert not kept & set(cheaper), f"{dropped_kind} dropped while {cheaper} kept"
+        assert on_disk <= bound or not kept & set(DROP_ORDER)
+        for session, drop in drops:
+            assert not (session / drop["key"]).exists()
+            assert drop["reason"] == "spool full" and drop["bytes"] > 0
+            assert drop["key"] not in {a.key for a in manifests[session].artifacts}
+            assert any(a.type == "screenshot" for a in manifests[session].artifacts)
+
+        flushed = setup.agent()("spool", "flush", "--bucket", setup.bucket)
+        assert flushed.returncode == 0, flushed.stderr
+        assert setup.sessions_on_disk() == []
+        s3 = setup.server.client()
+        for session, manifest in manifests.items():
+            prefix = session.relative_to(setup.spool).as_posix()
+            uploaded = json.loads(
+                s3.get_object(Bucket=setup.bucket, Key=f"{prefix}/{MANIFEST_NAME}")["Body"].read()
+            )
+            assert uploaded["dropped"] == manifest.dropped
+            listed = s3.list_objects_v2(Bucket=setup.bucket, Prefix=f"{prefix}/")
+            keys = {o["Key"].removeprefix(f"{prefix}/") for o in listed.get("Contents", [])}
+            assert keys == {a.key for a in manifest.artifacts} | {MANIFEST_NAME}
