@@ -368,6 +368,33 @@ def test_unreachable_service_is_a_service_error(
 
 
 @needs_sdk
+def test_sdk_certificate_check_guards_the_act_and_leaves_with_it(
+    browser: Browser,
+    demo_site: DemoSite,
+    service: FakeNovaActService,
+    aws_env: None,
+    tmp_path: Path,
+) -> None:
+    """With its certificate check on (ignore_https_errors false), the SDK refuses to take the
+    agent to an http:// page; the check, a route on the task's context, goes when the act
+    ends, so the script's own steps load http:// pages again."""
+    service.reset([call("goToUrl", demo_site.url + "/results"), *observe()])
+    data = sign_in_script(
+        demo_site,
+        {"action": "act", "prompt": "Open the results"},
+        {"action": "goto", "url": demo_site.url + "/results"},
+        {"action": "assert", "selector": "#results"},
+    )
+    data["abort_on_error"] = False
+    runner = nova_runner(service, ignore_https_errors=False)
+    result = browser.run(data, tmp_path / "spool", runner)
+    assert result.error is not None
+    assert result.error.code == "BrowserAgent.NovaAct.ActuationFailed", result.error.message
+    assert "InvalidCertificate" in result.error.message
+    assert [s.status for s in result.steps] == ["failed", "ok", "ok"]
+
+
+@needs_sdk
 def test_executor_deadline_takes_the_page_back_from_a_stuck_act(
     browser: Browser,
     demo_site: DemoSite,

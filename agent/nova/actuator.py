@@ -25,9 +25,12 @@ from nova_act.asyncio.tools.browser.default.playwright import PlaywrightInstance
 from nova_act.asyncio.tools.browser.default.playwright_instance_options import (
     PlaywrightInstanceOptions,
 )
-from playwright.async_api import BrowserContext
+from nova_act.impl.inputs import validate_url_ssl_certificate
+from nova_act.types.errors import InvalidCertificate, InvalidURL
+from playwright.async_api import BrowserContext, Route
 
 T = TypeVar("T")
+_REFUSED_PAGE = "<html><body>SSL Error</body></html>"  # what the SDK shows in its place
 
 
 class _TaskContext(PlaywrightInstanceManager):  # type: ignore[misc, unused-ignore]
@@ -35,20 +38,49 @@ class _TaskContext(PlaywrightInstanceManager):  # type: ignore[misc, unused-igno
     (the executor closes its context itself, after the recording is finished)."""
 
     _context: BrowserContext | None
+    _ssl_hook_enabled: bool
+    _ignore_https_errors: bool
 
     def __init__(self, context: BrowserContext, options: PlaywrightInstanceOptions) -> None:
         super().__init__(options)
         self._task_context = context
+        self.refused_navigation: Exception | None = None
 
     async def start(self, session_logs_directory: str | None) -> None:
         self._session_logs_directory = session_logs_directory
         self._context = self._task_context
 
     async def stop(self) -> None:
-        # The SDK's certificate check routes every request of the context while it acts.
+        # The certificate check routes every request of the context while the SDK acts.
         await self.disable_ssl_validation_hook(force=True)
         self._context = None
         self._session_logs_directory = None
+
+    async def setup_ssl_validation_hook(self, context: BrowserContext) -> None:
+        """The SDK's certificate check on every navigation, minus its raise inside the route
+        handler: Playwright prints such an exception (URL and all) straight to stderr, and
+        throws it again from the next API call on the connection, which in a worker may be
+        another task's. The refusal is remembered instead, and the actuator raises it."""
+        if self._ssl_hook_enabled or self._ignore_https_errors:
+            return
+
+        async def check_navigation(route: Route) -> None:
+            url = route.request.url
+            if route.request.is_navigation_request() and url:
+                try:  # a TLS connection to the site: not on the executor's loop
+                    await asyncio.to_thread(validate_url_ssl_certificate, False, url)
+                except (InvalidCertificate, InvalidURL) as exc:
+                    self.refused_navigation = self.refused_navigation or exc
+                    await route.fulfill(body=_REFUSED_PAGE, content_type="text/html")
+                    return
+            await route.continue_()
+
+        await context.route("**", check_navigation)
+        self._ssl_hook_enabled = True
+
+    def take_refused_navigation(self) -> Exception | None:
+        refused, self.refused_navigation = self.refused_navigation, None
+        return refused
 
 
 class StepDetached(RuntimeError):
@@ -81,7 +113,8 @@ class TaskPageActuator(DefaultNovaLocalBrowserActuator):  # type: ignore[misc, u
             ignore_https_errors=ignore_https_errors,
         )
         super().__init__(playwright_options=options)
-        self._playwright_manager = _TaskContext(context, options)
+        self._task = _TaskContext(context, options)
+        self._playwright_manager = self._task  # where the SDK's actions find their page
         self._page_loop = page_loop
         self._detached = False
 
@@ -90,15 +123,21 @@ class TaskPageActuator(DefaultNovaLocalBrowserActuator):  # type: ignore[misc, u
         browser call of the SDK fails, so an act still running stops at its next action, and
         the context is given back at once (the SDK's request hook removed)."""
         self._detached = True
-        await self._playwright_manager.stop()
+        await self._task.stop()
 
     async def _on_page_loop(self, call: Coroutine[Any, Any, T]) -> T:
         if self._detached:
             call.close()
             raise StepDetached("the step was stopped by the executor")
         if asyncio.get_running_loop() is self._page_loop:
-            return await call
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call, self._page_loop))
+            result = await call
+        else:
+            future = asyncio.run_coroutine_threadsafe(call, self._page_loop)
+            result = await asyncio.wrap_future(future)
+        refused = self._task.take_refused_navigation()
+        if refused is not None:  # as the SDK's own hook would have it: the action failed
+            raise refused
+        return result
 
     async def start(self, **kwargs: Any) -> None:
         await self._on_page_loop(super().start(**kwargs))
