@@ -107,10 +107,15 @@ def service() -> Iterator[FakeNovaActService]:
 
 
 @pytest.fixture(scope="module")
-def login_boxes(browser: Browser, demo_site: DemoSite) -> dict[str, str]:
-    """Where the sign-in form's parts are, as the model would point at them."""
-    found = browser.boxes(demo_site.url + "/login", ("#username", "#password", "#login-button"))
-    return {s: box(b) for s, b in found.items()}
+def login_rects(browser: Browser, demo_site: DemoSite) -> dict[str, dict[str, float]]:
+    """Where the sign-in form's parts are on the page (x, y, width, height)."""
+    return browser.boxes(demo_site.url + "/login", ("#username", "#password", "#login-button"))
+
+
+@pytest.fixture(scope="module")
+def login_boxes(login_rects: dict[str, dict[str, float]]) -> dict[str, str]:
+    """The same, as the model points at them."""
+    return {s: box(b) for s, b in login_rects.items()}
 
 
 def aws_environment(service: FakeNovaActService) -> dict[str, str]:
@@ -486,6 +491,7 @@ def test_secret_in_the_prompt_is_nowhere_in_output_logs_or_recording(
     demo_site: DemoSite,
     service: FakeNovaActService,
     login_boxes: dict[str, str],
+    login_rects: dict[str, dict[str, float]],
     tmp_path: Path,
 ) -> None:
     """The whole agent, at TRACE (every artifact there is, Nova Act's own traces included) and
@@ -556,8 +562,14 @@ def test_secret_in_the_prompt_is_nowhere_in_output_logs_or_recording(
     texts = {"stdout": completed.stdout, "stderr": completed.stderr}
     for secret in (SECRET, DemoSite.PASSWORD):
         assert find_secret(secret, texts, [out]) == []
+    # The field the agent typed the secret into is masked in the agent's own screenshots.
+    after_act = next(p for p in kept if p.name == "001-act.png")
+    assert _is_masked(after_act, login_rects["#username"])
+    assert not _is_masked(after_act, login_rects["#login-button"])
+    # Parts of it, in case an encoding splits it; only in text (3 bytes turn up in a video).
+    texts.update({str(p): p.read_text() for p in kept if p.suffix in {".json", ".html", ".log"}})
     for part in ("Qx7", "Vb3", "Lm9"):
-        assert find_secret(part, texts, [out]) == []
+        assert find_secret(part, texts, []) == []
 
 
 # -- not installed, not configured -------------------------------------------------------------
@@ -627,3 +639,17 @@ def test_api_key_is_read_through_its_reference_and_never_shown(
     captured = capfd.readouterr()
     texts = {"stdout": captured.out, "stderr": captured.err, "result": result.model_dump_json()}
     assert find_secret(key, texts, [spool]) == []
+
+
+def _is_masked(png: Path, rect: dict[str, float]) -> bool:
+    """Only Playwright's mask colour inside the element's box."""
+    from PIL import Image
+
+    inner = (
+        int(rect["x"]) + 2,
+        int(rect["y"]) + 2,
+        int(rect["x"] + rect["width"]) - 2,
+        int(rect["y"] + rect["height"]) - 2,
+    )
+    colours = Image.open(png).convert("RGB").crop(inner).getcolors(maxcolors=1 << 16) or []
+    return [colour for _, colour in colours] == [(255, 0, 255)]
