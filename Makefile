@@ -19,7 +19,7 @@ lint: setup
 	$(BIN)/ruff check agent infra tests bench
 	$(BIN)/ruff format --check agent infra tests bench
 	$(BIN)/mypy agent infra
-	MYPYPATH=bench $(BIN)/mypy --strict bench/*.py
+	MYPYPATH=bench:tests $(BIN)/mypy --strict bench/*.py
 
 # pytest exits 5 when it collects no tests; that fails `make test` like any other failure.
 test: lint
