@@ -115,3 +115,21 @@ class AwsAccessError(BrowserAgentError):
     """AWS refused or could not be reached; the message says what to do about it."""
 
     code = "BrowserAgent.AwsAccess"
+
+
+class UploadError(BrowserAgentError):
+    """An object could not be uploaded; `reason` is S3's error code or the network failure.
+    The session stays in the spool: this never fails a task."""
+
+    code = "BrowserAgent.Upload"
+
+    def __init__(self, key: str, reason: str, detail: str) -> None:
+        super().__init__(f"upload of s3 key {key} failed: {reason}: {detail}")
+        self.key = key
+        self.reason = reason
+
+
+class SessionNotFound(BrowserAgentError, LookupError):
+    """`browser-agent recordings …` was given a session id the catalog does not hold."""
+
+    code = "BrowserAgent.SessionNotFound"

@@ -18,6 +18,7 @@ from agent.cli_common import (
     settings_for_command,
 )
 from agent.config import AgentSettings
+from agent.errors import SessionNotFound
 from agent.levels import RecordingLevel
 from agent.runtime import aws_clients, upload_spool
 from agent.storage.catalog import (
@@ -25,7 +26,6 @@ from agent.storage.catalog import (
     RecordedSession,
     RecordingsCatalog,
     S3Catalog,
-    SessionNotFound,
 )
 
 recordings_app = typer.Typer(

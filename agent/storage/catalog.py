@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent.errors import SessionNotFound
 from agent.recording.manifest import MANIFEST_NAME, SessionManifest
 from agent.storage.keys import ROOT_PREFIX, is_session_manifest, sanitize_id
 
@@ -27,10 +28,6 @@ class RecordingsCatalog(Protocol):
     def sessions(self, day: date | None = None) -> Iterator[RecordedSession]: ...
     def find(self, session_id: str) -> RecordedSession: ...
     def download(self, session: RecordedSession, target: Path) -> list[Path]: ...
-
-
-class SessionNotFound(LookupError):
-    pass
 
 
 def _day_prefix(env: str, day: date | None) -> str:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from agent.errors import UploadError
 from agent.recording.manifest import MANIFEST_NAME, SessionManifest
 from agent.storage.keys import sanitize_id
 
@@ -31,15 +32,6 @@ class S3Options:
     max_concurrency: int = 4
     server_side_encryption: str | None = "AES256"  # "AES256", "aws:kms", or None
     kms_key_id: str | None = None
-
-
-class UploadError(Exception):
-    """An object could not be uploaded; `reason` is S3's error code or the network failure."""
-
-    def __init__(self, key: str, reason: str, detail: str) -> None:
-        super().__init__(f"upload of s3 key {key} failed: {reason}: {detail}")
-        self.key = key
-        self.reason = reason
 
 
 class S3Uploader:

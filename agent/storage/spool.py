@@ -18,11 +18,12 @@ from pathlib import Path
 
 from loguru import logger
 
+from agent.errors import UploadError
 from agent.recording.manifest import MANIFEST_NAME, SessionManifest
 from agent.storage.base import StoredSession
 from agent.storage.keys import ROOT_PREFIX, is_session_manifest
 from agent.storage.local import LocalFolderStore
-from agent.storage.s3 import S3Uploader, UploadError
+from agent.storage.s3 import S3Uploader
 
 STATE_NAME = ".upload-state.json"
 DROP_ORDER = ("video", "trace", "har", "html")
