@@ -3,7 +3,7 @@ cdk-nag's AwsSolutions checks), and asserted on the CloudFormation it produces.
 
 One synth per session: three environments in one app, each a variant that matters:
 prod with the defaults (S3-managed encryption, level INFO), staging at level NONE, and dev with
-a KMS key and the opt-in legacy IAM user. Intrinsics are rendered to text (`${Logical.Arn}`) so
+a KMS key, the opt-in legacy IAM user and a Nova Act workflow definition. Intrinsics are rendered to text (`${Logical.Arn}`) so
 policies can be compared whole.
 """
 
@@ -59,6 +59,7 @@ VARIANTS = {
         "trace_expiry_days": "3",
         "min_tasks": "1",
         "max_tasks": "2",
+        "nova_act_workflow": "browser-agent-dev",
     },
 }
 FORBIDDEN_S3 = {"s3:GetObject", "s3:ListBucket", "s3:DeleteObject", "s3:*", "*"}
@@ -276,6 +277,36 @@ def test_level_none_gets_no_s3_permission_and_cannot_be_asked_to_record(
     assert parameters["/browser-agent/staging/recording-level"] == "NONE"
 
 
+def test_nova_act_is_granted_on_its_workflow_definition_only_when_configured(
+    prod: Synth, dev_kms_legacy: Synth
+) -> None:
+    (policy,) = dev_kms_legacy.policies_of(dev_kms_legacy.stack.roles.task_role)
+    (nova,) = [s for s in statements(policy) if s["Sid"] == "RunNovaActSteps"]
+    workflow = "arn:${AWS::Partition}:nova-act:us-east-1:${AWS::AccountId}:workflow-definition/"
+    assert nova["Resource"] == [
+        workflow + "browser-agent-dev",
+        workflow + "browser-agent-dev/workflow-run/*",
+    ]
+    assert sorted(actions_of(nova)) == [
+        "nova-act:CreateAct",
+        "nova-act:CreateSession",
+        "nova-act:CreateWorkflowRun",
+        "nova-act:InvokeActStep",
+        "nova-act:UpdateAct",
+        "nova-act:UpdateWorkflowRun",
+    ]
+    environment = dev_kms_legacy.environment()
+    assert environment["BROWSER_AGENT_NOVA_ACT__ENABLED"] == "true"
+    assert environment["BROWSER_AGENT_NOVA_ACT__AUTH"] == "iam"
+    assert environment["BROWSER_AGENT_NOVA_ACT__WORKFLOW_DEFINITION_NAME"] == "browser-agent-dev"
+    assert environment["BROWSER_AGENT_NOVA_ACT__REGION"] == "us-east-1"
+    (prod_policy,) = prod.policies_of(prod.stack.roles.task_role)
+    assert not any(
+        a.startswith("nova-act:") for s in statements(prod_policy) for a in actions_of(s)
+    )
+    assert not any(name.startswith("BROWSER_AGENT_NOVA_ACT") for name in prod.environment())
+
+
 def test_kms_bucket_grants_its_key_through_s3_only(dev_kms_legacy: Synth) -> None:
     synth = dev_kms_legacy
     stack = synth.stack
@@ -288,6 +319,7 @@ def test_kms_bucket_grants_its_key_through_s3_only(dev_kms_legacy: Synth) -> Non
         "AnswerItsTasks",
         "WriteRecordings",
         "EncryptRecordings",
+        "RunNovaActSteps",  # this variant also names a Nova Act workflow definition
         "DiscoverSettings",
     ]
     assert by_sid["EncryptRecordings"] == {
@@ -616,6 +648,13 @@ SUPPRESSED = re.compile(
     re.DOTALL,
 )
 ACKNOWLEDGED_LEGACY = {("LegacyUser/Credentials/Resource", "AwsSolutions-SMG4")}
+ACKNOWLEDGED_NOVA_ACT = {
+    (
+        "AgentPolicy/Policy/Resource",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:nova-act:us-east-1:<AWS::AccountId>:"
+        "workflow-definition/browser-agent-dev/workflow-run/*]",
+    )
+}
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -658,6 +697,8 @@ def test_every_acknowledged_nag_finding_is_the_expected_one_with_its_reason(
         )
     if stack.props.legacy_user:
         expected |= ACKNOWLEDGED_LEGACY
+    if stack.props.nova_act:
+        expected |= ACKNOWLEDGED_NOVA_ACT
     assert found == expected
 
 
@@ -692,6 +733,7 @@ def test_context_strings_become_typed_props_with_per_environment_levels() -> Non
         ({"kms": "perhaps"}, "'kms'"),
         ({"idle_minutes": "10"}, "'idle_minutes'"),
         ({"min_tasks": "5"}, "'min_tasks'"),
+        ({"nova_act_workflow": "has spaces"}, "'nova_act_workflow'"),
     ],
 )
 def test_a_bad_context_value_stops_the_synth_naming_its_key(

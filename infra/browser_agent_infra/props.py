@@ -7,6 +7,7 @@ here, and a bad one stops the synth with its key named.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from aws_cdk import aws_logs as logs
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 RECORDING_LEVELS = ("NONE", "ERROR", "INFO", "DEBUG", "TRACE")
 ENVIRONMENTS = ("dev", "staging", "prod")
+NOVA_ACT_WORKFLOW = re.compile(r"[A-Za-z0-9_-]{1,40}")
 # The same per-environment defaults as settings.toml's [dev], [staging], [prod] sections.
 DEFAULT_LEVEL = {"dev": "TRACE", "staging": "DEBUG", "prod": "INFO"}
 # CloudWatch Logs accepts only these retention periods (days -> aws_logs.RetentionDays).
@@ -82,6 +84,10 @@ class AgentStackProps:
     task_timeout_seconds: int = 900  # the example state machine's TimeoutSeconds
     vpc_id: str = ""  # empty: a new VPC with public subnets only (no NAT gateway)
     legacy_user: bool = False  # the seed's IAM user with its key in Secrets Manager
+    # An existing Nova Act workflow definition (`aws nova-act create-workflow-definition`):
+    # set, the agent may run act steps in it with its own role; empty, no Nova Act at all.
+    nova_act_workflow: str = ""
+    nova_act_region: str = "us-east-1"  # where Nova Act runs (not necessarily the stack's)
 
     def __post_init__(self) -> None:
         _check(self.env_name in ENVIRONMENTS, "env", f"one of {', '.join(ENVIRONMENTS)}")
@@ -122,6 +128,11 @@ class AgentStackProps:
             "between 30 and 120 (ECS's maximum on Fargate)",
         )
         _check(
+            not self.nova_act_workflow or bool(NOVA_ACT_WORKFLOW.fullmatch(self.nova_act_workflow)),
+            "nova_act_workflow",
+            "a workflow definition name: 1 to 40 of A-Z, a-z, 0-9, _ and -",
+        )
+        _check(
             self.task_timeout_seconds > self.heartbeat_seconds >= 30,
             "heartbeat_seconds",
             "at least 30 (the worker heartbeats every 20 s) and below task_timeout_seconds",
@@ -145,6 +156,10 @@ class AgentStackProps:
         """The worker's drain on SIGTERM: it needs up to 15 s more to stop overdue tasks and
         flush the spool (docs/worker.md), plus a margin, inside the stop timeout."""
         return self.stop_timeout_seconds - 20
+
+    @property
+    def nova_act(self) -> bool:
+        return bool(self.nova_act_workflow)
 
     @property
     def parameter_prefix(self) -> str:
@@ -197,6 +212,8 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "task_timeout_seconds": _int,
     "vpc_id": _text,
     "legacy_user": _flag,
+    "nova_act_workflow": _text,
+    "nova_act_region": _text,
 }
 _IMAGE_KEYS = {
     "image_repository": "repository",

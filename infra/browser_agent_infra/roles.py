@@ -13,7 +13,9 @@ The policy is all the agent needs and nothing more (docs/iam-and-setup.md):
   delete), and none at all when the recording level is NONE;
 - `kms:GenerateDataKey` and `kms:Decrypt` on the bucket's key, through S3 only, when the bucket
   is KMS-encrypted (`kms:Decrypt` because S3 reads the parts back to complete a multipart upload);
-- `ssm:GetParameters` on its environment's three discovery parameters (`browser-agent setup`).
+- `ssm:GetParameters` on its environment's three discovery parameters (`browser-agent setup`);
+- with a Nova Act workflow definition configured, the six `nova-act:` actions an act step makes
+  (workflow run, session, act, steps), on that definition and its runs only.
 
 No managed policy: `sts:GetCallerIdentity`, the only thing the seed's `ReadOnlyAccess` was
 there for, needs no permission.
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Stack
+from aws_cdk import Aws, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -38,6 +40,36 @@ POLL_ACTIONS = ["states:GetActivityTask", "states:DescribeActivity"]
 ANSWER_ACTIONS = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
 WRITE_ACTIONS = ["s3:PutObject", "s3:PutObjectTagging"]
 KMS_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
+# What the nova-act SDK calls for each act step (Service Authorization Reference: each needs
+# the workflow-definition and, except CreateWorkflowRun, the workflow-run resource).
+NOVA_ACT_ACTIONS = [
+    "nova-act:CreateWorkflowRun",
+    "nova-act:CreateSession",
+    "nova-act:CreateAct",
+    "nova-act:InvokeActStep",
+    "nova-act:UpdateAct",
+    "nova-act:UpdateWorkflowRun",
+]
+
+
+@dataclass(frozen=True)
+class NovaActWorkflow:
+    """A Nova Act workflow definition in this account (it may be in another region)."""
+
+    region: str
+    name: str
+
+    def arn(self) -> str:
+        return (
+            f"arn:{Aws.PARTITION}:nova-act:{self.region}:{Aws.ACCOUNT_ID}:"
+            f"workflow-definition/{self.name}"
+        )
+
+    def runs_as_nag_sees_them(self) -> str:
+        return (
+            f"arn:<AWS::Partition>:nova-act:{self.region}:<AWS::AccountId>:"
+            f"workflow-definition/{self.name}/workflow-run/*"
+        )
 
 
 @dataclass(frozen=True)
@@ -48,6 +80,7 @@ class AgentResources:
     parameter_arns: list[str]
     bucket: s3.IBucket | None = None
     key: kms.IKey | None = None
+    nova_act: NovaActWorkflow | None = None
 
 
 def agent_statements(resources: AgentResources, region: str) -> list[iam.PolicyStatement]:
@@ -74,6 +107,15 @@ def agent_statements(resources: AgentResources, region: str) -> list[iam.PolicyS
                     conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
                 )
             )
+    if resources.nova_act is not None:
+        workflow = resources.nova_act.arn()
+        statements.append(
+            iam.PolicyStatement(
+                sid="RunNovaActSteps",
+                actions=NOVA_ACT_ACTIONS,
+                resources=[workflow, f"{workflow}/workflow-run/*"],
+            )
+        )
     statements.append(
         iam.PolicyStatement(
             sid="DiscoverSettings",
@@ -112,6 +154,15 @@ class AgentPolicy(Construct):
                 "(browser-sessions/{env}/{date}/{session_id}/...); the wildcard is limited to "
                 "that prefix, and only PutObject and PutObjectTagging are allowed on it.",
                 applies_to=[f"Resource::<{logical_id}.Arn>/{RECORDINGS_PREFIX}*"],
+            )
+
+        if resources.nova_act is not None:
+            acknowledge(
+                self.policy,
+                "AwsSolutions-IAM5",
+                "Nova Act creates a workflow run (a new id) per act step; the wildcard covers "
+                "only the runs of this one workflow definition.",
+                applies_to=[f"Resource::{resources.nova_act.runs_as_nag_sees_them()}"],
             )
 
     def attach_to_roles(self, *roles: iam.IRole) -> None:

@@ -77,6 +77,11 @@ def agent_environment(
     else:
         # The role has no S3 permission: no script or task input may ask for a recording.
         environment["RECORDING_LEVEL_OVERRIDE"] = "NONE"
+    if props.nova_act:
+        environment["BROWSER_AGENT_NOVA_ACT__ENABLED"] = "true"
+        environment["BROWSER_AGENT_NOVA_ACT__AUTH"] = "iam"
+        environment["BROWSER_AGENT_NOVA_ACT__WORKFLOW_DEFINITION_NAME"] = props.nova_act_workflow
+        environment["BROWSER_AGENT_NOVA_ACT__REGION"] = props.nova_act_region
     return environment
 
 

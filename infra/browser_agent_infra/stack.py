@@ -11,7 +11,7 @@ from browser_agent_infra.activity import BrowserActivity, DiscoveryParameters
 from browser_agent_infra.legacy_user import LegacyAgentUser
 from browser_agent_infra.network import AgentNetwork
 from browser_agent_infra.props import AgentStackProps
-from browser_agent_infra.roles import AgentPolicy, AgentResources, AgentRoles
+from browser_agent_infra.roles import AgentPolicy, AgentResources, AgentRoles, NovaActWorkflow
 from browser_agent_infra.scaling import BacklogScaling
 from browser_agent_infra.service import AgentService, agent_environment
 from browser_agent_infra.state_machine import ExampleStateMachine
@@ -55,6 +55,9 @@ class BrowserAgentStack(Stack):
                 parameter_arns=self.parameters.arns(),
                 bucket=bucket if props.records else None,
                 key=self.storage.key if props.records else None,
+                nova_act=NovaActWorkflow(props.nova_act_region, props.nova_act_workflow)
+                if props.nova_act
+                else None,
             ),
         )
         self.roles = AgentRoles(self, "Roles", props=props, policy=self.policy)
