@@ -2,9 +2,9 @@
 cdk-nag's AwsSolutions checks), and asserted on the CloudFormation it produces.
 
 One synth per session: three environments in one app, each a variant that matters:
-prod with the defaults (S3-managed encryption, level INFO), staging at level NONE, and dev with
-a KMS key, the opt-in legacy IAM user and a Nova Act workflow definition. Intrinsics are rendered to text (`${Logical.Arn}`) so
-policies can be compared whole.
+prod with the defaults (S3-managed encryption, level INFO), staging at level NONE, and dev
+with a KMS key, the opt-in legacy IAM user and a Nova Act workflow definition. Intrinsics are
+rendered to text (`${Logical.Arn}`) so policies can be compared whole.
 """
 
 from __future__ import annotations
