@@ -11,6 +11,7 @@ import asyncio
 import importlib.util
 import json
 import sys
+import threading
 import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -80,9 +81,12 @@ class Browser:
         variables: dict[str, Any] | None = None,
     ) -> RunResult:
         bound = bind(parse_script(data), variables or {})
+        run = self.executor(spool, nova).run(bound, LevelChoice(level, "test"))
+        return self.run_coroutine(run)
+
+    def executor(self, spool: Path, nova: NovaActRunner | None) -> ScriptExecutor:
         settings = ExecutorSettings(spool_dir=spool, act_timeout_ms=60_000)
-        executor = ScriptExecutor(self.driver, LocalFolderStore(spool), settings, nova=nova)
-        return self.run_coroutine(executor.run(bound, LevelChoice(level, "test")))
+        return ScriptExecutor(self.driver, LocalFolderStore(spool), settings, nova=nova)
 
     def boxes(self, url: str, selectors: tuple[str, ...]) -> dict[str, dict[str, float]]:
         async def measure() -> dict[str, dict[str, float]]:
@@ -301,6 +305,191 @@ def test_invalid_schema_fails_before_nova_act_is_asked(
     assert result.error is not None
     assert result.error.code == "BrowserAgent.StepFailed"
     assert "invalid schema" in result.error.message
+
+
+# -- one workflow run and one session per script run ---------------------------------------------
+
+
+def nova_act_calls(service: FakeNovaActService) -> list[str]:
+    """The Nova Act operations called, in order (STS's identity check left out)."""
+    return [r.operation for r in service.requests if r.operation != "GetCallerIdentity"]
+
+
+def wait_for(condition: Any, seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return bool(condition())
+
+
+def sdk_threads_ended() -> bool:
+    return not any(t.name == "nova-act" for t in threading.enumerate())
+
+
+@needs_sdk
+def test_act_steps_share_one_workflow_run_and_session(
+    browser: Browser,
+    demo_site: DemoSite,
+    service: FakeNovaActService,
+    login_boxes: dict[str, str],
+    aws_env: None,
+    tmp_path: Path,
+) -> None:
+    """Two act steps, a step of the script's own between them: one CreateWorkflowRun, one
+    CreateSession, an act each in it, and the run closed as SUCCEEDED after the last act."""
+    service.reset(*sign_in_turns(login_boxes), [call("return", json.dumps({"greeting": "Hi"}))])
+    data = sign_in_script(
+        demo_site,
+        {"action": "act", "prompt": SIGN_IN, "max_steps": 5},
+        {"action": "assert", "selector": "#welcome"},
+        {"action": "act_with_schema", "prompt": "Read it", "schema": WELCOME_SCHEMA},
+    )
+    result = browser.run(
+        data, tmp_path / "spool", nova_runner(service), variables=SIGN_IN_VARIABLES
+    )
+
+    assert result.success, result.error
+    assert [s.status for s in result.steps] == ["ok", "ok", "ok"]
+    calls = nova_act_calls(service)
+    assert calls.count("CreateWorkflowRun") == 1 and calls.count("CreateSession") == 1
+    assert calls.count("CreateAct") == 2
+    assert calls[-1] == "UpdateWorkflowRun" and calls.count("UpdateWorkflowRun") == 1
+    assert service.calls_of("UpdateWorkflowRun")[0].body["status"] == "SUCCEEDED"
+    assert [r.body["status"] for r in service.calls_of("UpdateAct")] == ["SUCCEEDED"] * 2
+    session_paths = {r.path.rsplit("/acts", 1)[0] for r in service.calls_of("CreateAct")}
+    assert len(session_paths) == 1  # both acts in the one session
+    assert wait_for(sdk_threads_ended, 5)
+
+
+@needs_sdk
+def test_shared_workflow_run_fails_with_the_script_run(
+    browser: Browser,
+    demo_site: DemoSite,
+    service: FakeNovaActService,
+    aws_env: None,
+    tmp_path: Path,
+) -> None:
+    """The acts succeed, a later step of the script fails: the workflow run ends FAILED."""
+    service.reset([call("return", "looked")])
+    data = sign_in_script(
+        demo_site,
+        {"action": "act", "prompt": "Look at the page"},
+        {"action": "assert", "selector": "#no-such-thing", "timeout_ms": 200},
+    )
+    result = browser.run(data, tmp_path / "spool", nova_runner(service))
+
+    assert not result.success
+    assert [s.status for s in result.steps] == ["ok", "failed"]
+    assert service.calls_of("UpdateAct")[0].body["status"] == "SUCCEEDED"
+    calls = nova_act_calls(service)
+    assert calls.count("CreateWorkflowRun") == 1 and calls[-1] == "UpdateWorkflowRun"
+    assert [r.body["status"] for r in service.calls_of("UpdateWorkflowRun")] == ["FAILED"]
+    assert wait_for(sdk_threads_ended, 5)
+
+
+@needs_sdk
+@pytest.mark.parametrize("abort_on_error", [True, False], ids=["abort", "go-on"])
+def test_failing_first_act_still_closes_the_workflow_run(
+    browser: Browser,
+    demo_site: DemoSite,
+    service: FakeNovaActService,
+    aws_env: None,
+    tmp_path: Path,
+    abort_on_error: bool,
+) -> None:
+    """The first act fails: the run is closed as FAILED, once, at the end; with
+    abort_on_error false the next act runs in the same session."""
+    service.reset([call("throw", "there is no such button")], [call("return", "done")])
+    data = sign_in_script(
+        demo_site,
+        {"action": "act", "prompt": "Press the missing button"},
+        {"action": "act", "prompt": "Look at the page"},
+    )
+    data["abort_on_error"] = abort_on_error
+    result = browser.run(data, tmp_path / "spool", nova_runner(service))
+
+    assert result.error is not None
+    assert result.error.code == "BrowserAgent.NovaAct.AgentFailed"
+    expected_acts = ["FAILED"] if abort_on_error else ["FAILED", "SUCCEEDED"]
+    assert [r.body["status"] for r in service.calls_of("UpdateAct")] == expected_acts
+    calls = nova_act_calls(service)
+    assert calls.count("CreateWorkflowRun") == 1 and calls.count("CreateSession") == 1
+    assert calls[-1] == "UpdateWorkflowRun"
+    assert [r.body["status"] for r in service.calls_of("UpdateWorkflowRun")] == ["FAILED"]
+    assert wait_for(sdk_threads_ended, 5)
+
+
+@needs_sdk
+def test_session_that_cannot_start_closes_its_workflow_run_at_once(
+    browser: Browser,
+    demo_site: DemoSite,
+    service: FakeNovaActService,
+    aws_env: None,
+    tmp_path: Path,
+) -> None:
+    service.reset(faults={"CreateSession": Fault(403, "AccessDeniedException", "not allowed")})
+    step = {"action": "act", "prompt": "Look at the page"}
+    result = browser.run(sign_in_script(demo_site, step), tmp_path / "spool", nova_runner(service))
+
+    assert result.error is not None
+    assert result.error.code == "BrowserAgent.NovaAct.Auth"
+    assert nova_act_calls(service) == ["CreateWorkflowRun", "CreateSession", "UpdateWorkflowRun"]
+    assert service.calls_of("UpdateWorkflowRun")[0].body["status"] == "FAILED"
+    assert wait_for(sdk_threads_ended, 5)
+
+
+@needs_sdk
+def test_run_without_an_act_step_makes_no_nova_act_call(
+    browser: Browser,
+    demo_site: DemoSite,
+    service: FakeNovaActService,
+    aws_env: None,
+    tmp_path: Path,
+) -> None:
+    service.reset()
+    data = sign_in_script(demo_site, {"action": "assert", "selector": "#username"})
+    result = browser.run(data, tmp_path / "spool", nova_runner(service))
+
+    assert result.success, result.error
+    assert service.requests == []
+    assert sdk_threads_ended()
+
+
+@needs_sdk
+def test_cancelled_run_closes_its_workflow_run_and_thread(
+    browser: Browser,
+    demo_site: DemoSite,
+    service: FakeNovaActService,
+    login_boxes: dict[str, str],
+    aws_env: None,
+    tmp_path: Path,
+) -> None:
+    """The task is cancelled mid-act (its timeout, a shutdown): the page is taken back at once,
+    and once the model answers (too late) the act and the workflow run end FAILED and the
+    SDK's thread ends."""
+    late = [call("agentType", "too late", login_boxes["#username"]), *observe()]
+    service.reset(Delayed(3, late))
+    bound = bind(parse_script(sign_in_script(demo_site, {"action": "act", "prompt": "Type"})), {})
+    executor = browser.executor(tmp_path / "spool", nova_runner(service))
+
+    async def cancel_mid_act() -> None:
+        work = asyncio.create_task(executor.run(bound, LevelChoice(RecordingLevel.INFO, "test")))
+        deadline = time.monotonic() + 20
+        while not service.calls_of("InvokeActStep") and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        work.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await work
+
+    started = time.monotonic()
+    browser.run_coroutine(cancel_mid_act())
+    assert time.monotonic() - started < 20
+    assert wait_for(lambda: service.calls_of("UpdateWorkflowRun"))
+    assert service.calls_of("UpdateWorkflowRun")[0].body["status"] == "FAILED"
+    assert service.calls_of("UpdateAct")[0].body["status"] == "FAILED"
+    assert len(service.calls_of("InvokeActStep")) == 1  # refused the page: no further step
+    assert nova_act_calls(service).count("UpdateWorkflowRun") == 1
+    assert wait_for(sdk_threads_ended, 5)
 
 
 # -- each kind of failure, through the SDK -----------------------------------------------------

@@ -1,5 +1,5 @@
 """The actions, one coroutine each, run against a Playwright page: the deterministic ones,
-and the Nova Act ones, which hand their prompt to the Nova Act runner (`agent.nova`)."""
+and the Nova Act ones, which hand their prompt to the run's Nova Act session (`agent.nova`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from agent.errors import NovaActError, NovaActNotConfigured, StepFailed
-from agent.nova import ActOutcome, ActRequest, NovaActRunner
+from agent.nova import ActOutcome, ActRequest, NovaActSession
 from agent.recording.recorder import SessionRecorder
 from agent.script import model as m
 
@@ -26,7 +26,7 @@ class StepContext:
     n: int
     timeout_ms: int
     recorder: SessionRecorder
-    nova: NovaActRunner | None = None
+    nova: NovaActSession | None = None  # the run's one Nova Act session
 
 
 Action = Callable[[Any, StepContext], Awaitable[Any]]

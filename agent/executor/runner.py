@@ -19,7 +19,7 @@ from agent.browser.ffmpeg import ensure_video_encoder
 from agent.errors import BrowserAgentError, BrowserCrashed, StepFailed, StepTimeout
 from agent.executor.actions import ACTIONS, StepContext
 from agent.levels import LevelChoice
-from agent.nova import NovaActRunner
+from agent.nova import NovaActRunner, NovaActSession
 from agent.recording.policy import RecordingPolicy
 from agent.recording.recorder import SessionInfo, SessionRecorder
 from agent.recording.session_media import SessionMedia
@@ -143,6 +143,9 @@ class ScriptExecutor:
         error: RunError | None = None
         context: BrowserContext | None = None
         page: Page | None = None
+        # One Nova Act workflow run and session for the run's act steps, opened by the first.
+        nova = self.nova.session() if self.nova is not None else None
+        ended = False  # not cancelled (the task's timeout, a shutdown) on the way
         media = (
             SessionMedia(recorder, recorder.redactor, video=ensure_video_encoder())
             if recorder.policy.records_session_media
@@ -166,7 +169,7 @@ class ScriptExecutor:
                 await page.goto(script.starting_page, wait_until="load")
             for index, step in enumerate(script.steps):
                 result = steps[index]
-                failure = await self._run_step(page, step, result, bound, recorder)
+                failure = await self._run_step(page, step, result, bound, recorder, nova)
                 if failure is not None:
                     error = error or failure
                     await _stop_loading(page)
@@ -177,14 +180,19 @@ class ScriptExecutor:
                     outputs[step.name] = result.output
             if error is None:
                 await recorder.final(page)
+            ended = True
         except BrowserAgentError as exc:
             error = RunError(code=exc.code, message=exc.message, step=exc.step)
         except PlaywrightError as exc:
             error = self._describe_playwright_error(exc, None, "opening the session")
             await recorder.failure(page, None, error)
         finally:
-            if context is not None:
-                await _close_quietly(context, media)
+            try:  # before the context closes; no call at all if no act step ran
+                if nova is not None:
+                    await nova.close(succeeded=ended and error is None, recorder=recorder)
+            finally:
+                if context is not None:
+                    await _close_quietly(context, media)
         return steps, outputs, error
 
     async def _run_step(
@@ -194,13 +202,14 @@ class ScriptExecutor:
         result: StepResult,
         bound: BoundScript,
         recorder: SessionRecorder,
+        nova: NovaActSession | None,
     ) -> RunError | None:
         nova_act = step.action in NOVA_ACT_ACTIONS
         default_ms = self.settings.act_timeout_ms if nova_act else self.settings.step_timeout_ms
         timeout_ms = step.timeout_ms or default_ms
         grace_s = NOVA_ACT_GRACE_S if nova_act else STEP_GRACE_S
         ctx = StepContext(
-            page=page, n=result.n, timeout_ms=timeout_ms, recorder=recorder, nova=self.nova
+            page=page, n=result.n, timeout_ms=timeout_ms, recorder=recorder, nova=nova
         )
         if isinstance(step, m.Fill) and any(s in step.value for s in bound.secrets):
             await recorder.hide_secret_field(page, step.selector)

@@ -3,6 +3,6 @@
 Nothing here imports the SDK until a step runs, so the agent installs and runs without it.
 """
 
-from agent.nova.runner import ActOutcome, ActRequest, NovaActRunner
+from agent.nova.runner import ActOutcome, ActRequest, NovaActRunner, NovaActSession
 
-__all__ = ["ActOutcome", "ActRequest", "NovaActRunner"]
+__all__ = ["ActOutcome", "ActRequest", "NovaActRunner", "NovaActSession"]

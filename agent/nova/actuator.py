@@ -9,6 +9,11 @@ The SDK runs on an event loop of its own, in a thread (its service calls block),
 task's Playwright objects belong to the executor's loop: every browser call of the actuator
 is run on the executor's loop and awaited from the SDK's.
 
+One actuator serves the script run's one Nova Act session, but the page is lent to the SDK
+only while an act runs (`lend` at its start, `take_back` at its end or when the executor gives
+up on it): between acts, and after the session ends, every browser call of the SDK fails, and
+its certificate check (a route on the context) is gone.
+
 Imports the SDK: import this module only when Nova Act is installed and enabled.
 """
 
@@ -34,8 +39,8 @@ _REFUSED_PAGE = "<html><body>SSL Error</body></html>"  # what the SDK shows in i
 
 
 class _TaskContext(PlaywrightInstanceManager):  # type: ignore[misc, unused-ignore]
-    """Lends the task's context to the SDK: starting adopts it, stopping only gives it back
-    (the executor closes its context itself, after the recording is finished)."""
+    """Lends the task's context to the SDK for one act at a time; taking it back removes the
+    SDK's request hook (the executor closes its context itself, after the recording)."""
 
     _context: BrowserContext | None
     _ssl_hook_enabled: bool
@@ -48,13 +53,19 @@ class _TaskContext(PlaywrightInstanceManager):  # type: ignore[misc, unused-igno
 
     async def start(self, session_logs_directory: str | None) -> None:
         self._session_logs_directory = session_logs_directory
+
+    async def stop(self) -> None:  # never the SDK's own: that would close the task's context
+        self._session_logs_directory = None
+
+    def lend(self) -> None:
         self._context = self._task_context
 
-    async def stop(self) -> None:
-        # The certificate check routes every request of the context while the SDK acts.
-        await self.disable_ssl_validation_hook(force=True)
-        self._context = None
-        self._session_logs_directory = None
+    async def take_back(self) -> None:
+        try:  # the certificate check routes every request of the context while the SDK acts
+            await self.disable_ssl_validation_hook(force=True)
+        finally:
+            self._context = None
+            self._ssl_hook_enabled = False
 
     async def setup_ssl_validation_hook(self, context: BrowserContext) -> None:
         """The SDK's certificate check on every navigation, minus its raise inside the route
@@ -84,7 +95,14 @@ class _TaskContext(PlaywrightInstanceManager):  # type: ignore[misc, unused-igno
 
 
 class StepDetached(RuntimeError):
-    """The executor gave up on the step; the SDK must not touch the page any more."""
+    """The page is not lent to the SDK (between acts, or the executor gave up on the act)."""
+
+
+class Lease:
+    """One act's claim on the page; revoked when the act ends or the executor gives up on it,
+    so an act that only starts after that (queued behind one still finishing) never gets it."""
+
+    revoked = False
 
 
 class TaskPageActuator(DefaultNovaLocalBrowserActuator):  # type: ignore[misc, unused-ignore]
@@ -116,35 +134,59 @@ class TaskPageActuator(DefaultNovaLocalBrowserActuator):  # type: ignore[misc, u
         self._task = _TaskContext(context, options)
         self._playwright_manager = self._task  # where the SDK's actions find their page
         self._page_loop = page_loop
-        self._detached = False
+        self._lent = False
+        self._open = False
 
-    async def detach(self) -> None:
-        """Called on the executor's loop when it gives up on the step: from now on every
-        browser call of the SDK fails, so an act still running stops at its next action, and
-        the context is given back at once (the SDK's request hook removed)."""
-        self._detached = True
-        await self._task.stop()
+    @property
+    def started(self) -> bool:
+        """The SDK's session is open (whether or not an act holds the page now)."""
+        return self._open
+
+    async def lend(self, lease: Lease) -> None:
+        """Called on the SDK's loop when an act starts: the page is the SDK's until
+        `take_back`, unless the lease was revoked while the act waited for its turn."""
+
+        async def attach() -> None:
+            if lease.revoked:
+                raise StepDetached("the step was stopped by the executor")
+            self._lent = True
+            self._task.lend()
+
+        await self._run_on_page_loop(attach())
+
+    async def take_back(self, lease: Lease) -> None:
+        """Called on the executor's loop when the act ends or the executor gives up on it:
+        from now on every browser call of the SDK fails, so an act still running stops at its
+        next action, and the context is given back at once (the SDK's request hook removed)."""
+        lease.revoked = True
+        if self._lent:
+            self._lent = False
+            await self._task.take_back()
+
+    async def _run_on_page_loop(self, call: Coroutine[Any, Any, T]) -> T:
+        if asyncio.get_running_loop() is self._page_loop:
+            return await call
+        future = asyncio.run_coroutine_threadsafe(call, self._page_loop)
+        return await asyncio.wrap_future(future)
 
     async def _on_page_loop(self, call: Coroutine[Any, Any, T]) -> T:
-        if self._detached:
+        if not self._lent:
             call.close()
             raise StepDetached("the step was stopped by the executor")
-        if asyncio.get_running_loop() is self._page_loop:
-            result = await call
-        else:
-            future = asyncio.run_coroutine_threadsafe(call, self._page_loop)
-            result = await asyncio.wrap_future(future)
+        result = await self._run_on_page_loop(call)
         refused = self._task.take_refused_navigation()
         if refused is not None:  # as the SDK's own hook would have it: the action failed
             raise refused
         return result
 
     async def start(self, **kwargs: Any) -> None:
-        await self._on_page_loop(super().start(**kwargs))
+        """The session starts: nothing to launch, and the page waits for the first act."""
+        await self._task.start(kwargs.get("session_logs_directory"))
+        self._open = True
 
     async def stop(self, **kwargs: Any) -> None:
-        if not self._detached:  # else already given back
-            await self._on_page_loop(super().stop(**kwargs))
+        """The session ends; the page was taken back when its last act ended."""
+        self._open = False
 
     async def lock_context(self) -> None:
         await self._on_page_loop(super().lock_context())

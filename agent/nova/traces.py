@@ -31,8 +31,10 @@ class ActTraceFile:
     content_type: str
 
 
-def collect_act_traces(logs_dir: Path) -> list[ActTraceFile]:
-    """Every file the SDK wrote under `logs_dir`, read into memory; the folder is removed."""
+def collect_act_traces(logs_dir: Path, *, keep_folder: bool = False) -> list[ActTraceFile]:
+    """Every file the SDK wrote under `logs_dir`, read into memory and deleted; the folder is
+    removed too, unless the session goes on (`keep_folder`: the SDK writes its next act's
+    files into the folders it made when the session started)."""
     files: list[ActTraceFile] = []
     try:
         for path in sorted(p for p in logs_dir.rglob("*") if p.is_file()):
@@ -40,8 +42,11 @@ def collect_act_traces(logs_dir: Path) -> list[ActTraceFile]:
             if any(f.name == name for f in files):
                 name = f"{len(files) + 1}-{name}"
             files.append(ActTraceFile(name, path.read_bytes(), content_type))
+            if keep_folder:
+                path.unlink(missing_ok=True)
     finally:
-        shutil.rmtree(logs_dir, ignore_errors=True)
+        if not keep_folder:
+            shutil.rmtree(logs_dir, ignore_errors=True)
     return files
 
 
