@@ -23,6 +23,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from loguru import logger
 from nova_act.asyncio.tools.browser.default.default_nova_local_browser_actuator import (
     DefaultNovaLocalBrowserActuator,
 )
@@ -33,6 +34,7 @@ from nova_act.asyncio.tools.browser.default.playwright_instance_options import (
 from nova_act.impl.inputs import validate_url_ssl_certificate
 from nova_act.types.errors import InvalidCertificate, InvalidURL
 from playwright.async_api import BrowserContext, Route
+from playwright.async_api import Error as PlaywrightError
 
 T = TypeVar("T")
 _REFUSED_PAGE = "<html><body>SSL Error</body></html>"  # what the SDK shows in its place
@@ -63,6 +65,8 @@ class _TaskContext(PlaywrightInstanceManager):  # type: ignore[misc, unused-igno
     async def take_back(self) -> None:
         try:  # the certificate check routes every request of the context while the SDK acts
             await self.disable_ssl_validation_hook(force=True)
+        except PlaywrightError as exc:  # the context is closing: its routes go with it
+            logger.debug("Nova Act: removing the certificate check failed: {}", exc)
         finally:
             self._context = None
             self._ssl_hook_enabled = False

@@ -52,7 +52,7 @@ NOT_INSTALLED = "the nova extra is not installed: pip install 'browser-agent[nov
 IAM_MODEL = "nova-act-latest"
 API_KEY_MODEL = "nova-act-preview"  # the SDK's own choice for nova.amazon.com keys
 DEFAULT_VIEWPORT = (1280, 720)
-# How long the end of a run waits for the session to close (two service calls).
+# How long the end of a run waits for the session to close (UpdateWorkflowRun).
 CLOSE_TIMEOUT_S = 30.0
 
 
@@ -197,9 +197,9 @@ class NovaActSession:
 
     async def close(self, *, succeeded: bool, recorder: SessionRecorder) -> None:
         """Called by the executor when the run ends, before its context closes (the page was
-        taken back when the last act ended). Waits for the service calls, at most
-        `CLOSE_TIMEOUT_S`, unless an act the executor gave up on is still at work: then the
-        session is closed in the background once that act ends."""
+        taken back when the last act ended). Waits for the workflow run's final status, at
+        most `CLOSE_TIMEOUT_S`, unless an act the executor gave up on is still at work: then
+        the session is closed in the background once that act ends."""
         sdk, self._sdk = self._sdk, None
         if sdk is None:
             return

@@ -160,8 +160,8 @@ class AgentPolicy(Construct):
             acknowledge(
                 self.policy,
                 "AwsSolutions-IAM5",
-                "Nova Act creates a workflow run (a new id) per act step; the wildcard covers "
-                "only the runs of this one workflow definition.",
+                "Nova Act creates a workflow run (a new id) per script run with act steps; the "
+                "wildcard covers only the runs of this one workflow definition.",
                 applies_to=[f"Resource::{resources.nova_act.runs_as_nag_sees_them()}"],
             )
 
