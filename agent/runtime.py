@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from agent.aws import AwsClients
@@ -68,8 +69,8 @@ def nova_act_runner(settings: AgentSettings) -> NovaActRunner | None:
         return None
     api_key: Callable[[], str] | None = None
     if nova.auth == "api_key" and nova.api_key_ref:
-        ref, resolve = nova.api_key_ref, secret_resolver(aws_clients(settings))
-        api_key = lambda: resolve(ref)  # noqa: E731  (read when an act starts: rotation works)
+        # Resolved when a run's first act starts, so a rotated key is picked up.
+        api_key = partial(secret_resolver(aws_clients(settings)), nova.api_key_ref)
     return NovaActRunner(nova, aws_profile=settings.aws_profile, api_key=api_key)
 
 

@@ -12,7 +12,12 @@ from typing import Any, Protocol
 
 from agent.errors import SessionNotFound
 from agent.recording.manifest import MANIFEST_NAME, SessionManifest
-from agent.storage.keys import ROOT_PREFIX, is_session_manifest, sanitize_id
+from agent.storage.keys import (
+    ROOT_PREFIX,
+    is_session_manifest,
+    sanitize_id,
+    session_manifest_paths,
+)
 
 _DATED_ID = re.compile(r"^(\d{4})(\d{2})(\d{2})T\d{6}Z-")
 
@@ -35,12 +40,14 @@ def _day_prefix(env: str, day: date | None) -> str:
     return base + f"{day:%Y/%m/%d}/" if day else base
 
 
-def _search_prefix(env: str, session_id: str) -> str:
+def _day_of(session_id: str) -> date | None:
     """Session ids the agent generates start with their UTC date: search only that day."""
     match = _DATED_ID.match(session_id)
-    if match:
-        return _day_prefix(env, date(*(int(g) for g in match.groups())))
-    return _day_prefix(env, None)
+    return date(*(int(g) for g in match.groups())) if match else None
+
+
+def _search_prefix(env: str, session_id: str) -> str:
+    return _day_prefix(env, _day_of(session_id))
 
 
 class LocalCatalog:
@@ -49,25 +56,20 @@ class LocalCatalog:
         self.env = env
 
     def sessions(self, day: date | None = None) -> Iterator[RecordedSession]:
-        base = self.root / _day_prefix(self.env, day)
-        for path in self._manifests(base, MANIFEST_NAME):
-            manifest = SessionManifest.model_validate_json(path.read_text(encoding="utf-8"))
-            prefix = path.parent.relative_to(self.root).as_posix()
-            yield RecordedSession(manifest, str(path.parent), prefix)
+        for path in session_manifest_paths(self.root, env=sanitize_id(self.env), day=day):
+            yield self._load(path)
 
     def find(self, session_id: str) -> RecordedSession:
         wanted = sanitize_id(session_id)
-        base = self.root / _search_prefix(self.env, wanted)
-        for path in self._manifests(base, f"{wanted}/{MANIFEST_NAME}"):
-            manifest = SessionManifest.model_validate_json(path.read_text(encoding="utf-8"))
-            prefix = path.parent.relative_to(self.root).as_posix()
-            return RecordedSession(manifest, str(path.parent), prefix)
-        raise SessionNotFound(f"no session {wanted!r} under {base}")
+        env, day = sanitize_id(self.env), _day_of(wanted)
+        for path in session_manifest_paths(self.root, env=env, day=day, session_id=wanted):
+            return self._load(path)
+        raise SessionNotFound(f"no session {wanted!r} under {self.root / _day_prefix(env, day)}")
 
-    def _manifests(self, base: Path, pattern: str) -> list[Path]:
-        """Session manifests under `base`; an artifact called manifest.json is not one."""
-        found = sorted(base.rglob(pattern)) if base.exists() else []
-        return [p for p in found if is_session_manifest(p.relative_to(self.root).as_posix())]
+    def _load(self, path: Path) -> RecordedSession:
+        manifest = SessionManifest.model_validate_json(path.read_text(encoding="utf-8"))
+        prefix = path.parent.relative_to(self.root).as_posix()
+        return RecordedSession(manifest, str(path.parent), prefix)
 
     def download(self, session: RecordedSession, target: Path) -> list[Path]:
         import shutil

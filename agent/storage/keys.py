@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 
 from agent.recording.manifest import MANIFEST_NAME
 
@@ -46,3 +47,13 @@ def is_session_manifest(key: str) -> bool:
     return (
         len(parts) == SESSION_DEPTH + 1 and parts[0] == ROOT_PREFIX and parts[-1] == MANIFEST_NAME
     )
+
+
+def session_manifest_paths(
+    root: Path, *, env: str = "*", day: date | None = None, session_id: str = "*"
+) -> list[Path]:
+    """Session manifests in a folder laid out like the bucket, oldest first. The glob stops at
+    the layout's depth, so an artifact called manifest.json is never taken for a session and
+    no artifact folder is walked. `env` and `session_id` are sanitised names (or `*`)."""
+    dated = f"{day:%Y/%m/%d}" if day else "*/*/*"
+    return sorted(root.glob(f"{ROOT_PREFIX}/{env}/{dated}/{session_id}/{MANIFEST_NAME}"))

@@ -21,7 +21,7 @@ from loguru import logger
 from agent.errors import UploadError
 from agent.recording.manifest import MANIFEST_NAME, SessionManifest
 from agent.storage.base import StoredSession
-from agent.storage.keys import ROOT_PREFIX, is_session_manifest
+from agent.storage.keys import ROOT_PREFIX, session_manifest_paths
 from agent.storage.local import LocalFolderStore
 from agent.storage.s3 import S3Uploader
 
@@ -48,15 +48,8 @@ class UploadSpool:
 
     def pending(self) -> list[tuple[Path, str]]:
         """Complete sessions still on disk, oldest first, with their key prefixes."""
-        root = self.spool_dir / ROOT_PREFIX
-        if not root.exists():
-            return []
-        found = [
-            m.parent
-            for m in root.rglob(MANIFEST_NAME)
-            if is_session_manifest(m.relative_to(self.spool_dir).as_posix())
-        ]
-        return [(d, d.relative_to(self.spool_dir).as_posix()) for d in sorted(found)]
+        found = [m.parent for m in session_manifest_paths(self.spool_dir)]
+        return [(d, d.relative_to(self.spool_dir).as_posix()) for d in found]
 
     def upload(self, session_dir: Path, prefix: str) -> bool:
         """Upload one session; True once every object is confirmed and the folder is gone."""
@@ -114,8 +107,11 @@ class UploadSpool:
         if self.max_bytes is None:
             return
         excess = self.size() - self.max_bytes
+        if excess <= 0:
+            return
+        pending = self.pending()  # drops change what a session holds, not which are pending
         for kind in DROP_ORDER:
-            for session_dir, _ in self.pending():
+            for session_dir, _ in pending:
                 if excess <= 0:
                     return
                 try:

@@ -83,7 +83,3 @@ class RecordingsStorage(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
-
-    def recordings_arn(self) -> str:
-        """The only keys the agent may write: `arn:…:bucket/browser-sessions/*`."""
-        return self.bucket.arn_for_objects(f"{RECORDINGS_PREFIX}*")
