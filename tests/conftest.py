@@ -7,10 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import pytest
 from localstack import localstack  # noqa: F401  (the session-wide LocalStack fixture)
@@ -20,6 +21,7 @@ from agent.demo.site import DemoSite
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = REPO_ROOT / "examples"
 CLI_TIMEOUT_S = 180
+T = TypeVar("T")
 _DROPPED_ENV_PREFIXES = ("BROWSER_AGENT_",)
 _DROPPED_ENV_NAMES = ("RECORDING_LEVEL_OVERRIDE",)
 
@@ -114,3 +116,18 @@ def find_secret(secret: str, texts: Mapping[str, str], roots: list[Path]) -> lis
 
 def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def wait_until(
+    condition: Callable[[], T], what: str, timeout_s: float = 30, interval_s: float = 0.05
+) -> T:
+    """Poll `condition` until it returns something truthy (returned); fail naming `what` at the
+    deadline. Tests wait on a condition this way, never by sleeping a fixed time."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(interval_s)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
@@ -40,20 +40,6 @@ ACCESS_KEY = "AKIASTORAGETESTKEY01"
 SECRET_KEY = "storage-tests-secret-key-0123456789"
 VENV_BIN = Path(sys.executable).parent
 READY_TIMEOUT_S = 60
-
-T = TypeVar("T")
-
-
-def wait_until(condition: Callable[[], T], what: str, timeout_s: float = 30) -> T:
-    """Poll `condition` until it returns something truthy; fail naming `what` at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def _port_is_free(port: int) -> bool:

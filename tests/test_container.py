@@ -31,7 +31,7 @@ import pytest
 import yaml
 from activity_harness import StepFunctions
 from botocore.config import Config
-from conftest import EXAMPLES_DIR, REPO_ROOT
+from conftest import EXAMPLES_DIR, REPO_ROOT, wait_until
 from localstack import AWS_TEST_ENV
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
@@ -289,17 +289,6 @@ def _processes(podman: Podman, container: str) -> list[Process]:
     return processes
 
 
-def _wait_until(condition: Any, what: str, timeout_s: float = 60) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.25)
-
-
 # --- the Dockerfile and the image's configuration -------------------------------------------------
 
 
@@ -433,9 +422,11 @@ def test_sigterm_reaches_the_worker_which_drains_and_exits_zero(
     podman("run", "--detach", f"--name={name}", "--network=host", *LOCKED_DOWN,
            "-v", f"{spool}:{SPOOL}", *environment, image)  # fmt: skip
     try:
-        _wait_until(
+        wait_until(
             lambda: podman("healthcheck", "run", name, check=False).returncode == 0,
             "the image's HEALTHCHECK to pass",
+            timeout_s=60,
+            interval_s=0.25,
         )
         processes = _processes(podman, name)
         init = next(p for p in processes if p.pid == 1)
@@ -448,9 +439,11 @@ def test_sigterm_reaches_the_worker_which_drains_and_exits_zero(
 
         execution = states.start(_slow_script(demo_site, 25_000))
         states.wait_for_event(execution, "ActivityStarted")
-        _wait_until(
+        wait_until(
             lambda: any("--type=renderer" in p.args for p in _processes(podman, name)),
             "the page to be loading",
+            timeout_s=60,
+            interval_s=0.25,
         )
         signalled = time.monotonic()
         podman("kill", "--signal=TERM", name)

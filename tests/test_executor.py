@@ -2,62 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from conftest import files_under
+from in_process_browser import InProcessBrowser, started
 
-from agent.browser import BrowserDriver, BrowserOptions
 from agent.demo.site import DemoSite
-from agent.executor import ExecutorSettings, ScriptExecutor
-from agent.levels import LevelChoice, RecordingLevel
+from agent.levels import RecordingLevel
 from agent.result import RunResult
-from agent.script import bind, parse_script
-from agent.storage import LocalFolderStore
 
 pytestmark = pytest.mark.browser
 
-T = TypeVar("T")
 
-
-class Browser:
-    """One BrowserDriver living on its own event loop, shared by a module's tests."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.driver = BrowserDriver(BrowserOptions())
-
-    def run_coroutine(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run_until_complete(coroutine)
-
-    def run(
-        self,
-        data: dict[str, Any],
-        spool: Path,
-        *,
-        level: RecordingLevel = RecordingLevel.INFO,
-        variables: dict[str, str] | None = None,
-    ) -> RunResult:
-        bound = bind(parse_script(data), variables or {})
-        executor = ScriptExecutor(
-            self.driver, LocalFolderStore(spool), ExecutorSettings(spool_dir=spool)
-        )
-        return self.run_coroutine(executor.run(bound, LevelChoice(level, "test")))
+Browser = InProcessBrowser
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    browser = Browser()
-    browser.run_coroutine(browser.driver.start())
-    try:
-        yield browser
-    finally:
-        browser.run_coroutine(browser.driver.close())
-        browser.loop.close()
+    yield from started(Browser())
 
 
 def _script(site: DemoSite, *steps: dict[str, Any], **fields: Any) -> dict[str, Any]:

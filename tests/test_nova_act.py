@@ -13,29 +13,26 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar
 
 import pytest
 from conftest import Cli, files_under, find_secret
+from in_process_browser import InProcessBrowser, started
 from nova_act_service import Delayed, FakeNovaActService, Fault, box, call, observe
 
-from agent.browser import BrowserDriver, BrowserOptions, ContextOptions
+from agent.browser import ContextOptions
 from agent.config import NovaActSettings
 from agent.demo.site import DemoSite
-from agent.executor import ExecutorSettings, ScriptExecutor
 from agent.executor import runner as executor_runner
 from agent.levels import LevelChoice, RecordingLevel
 from agent.nova import NovaActRunner
-from agent.result import RunResult
 from agent.script import bind, parse_script
 from agent.script.variables import resolve_env_secret
-from agent.storage import LocalFolderStore
 
 pytestmark = pytest.mark.browser
 
-T = TypeVar("T")
 HAS_SDK = importlib.util.find_spec("nova_act") is not None
 
 
@@ -61,32 +58,8 @@ WELCOME_SCHEMA = {
 }
 
 
-class Browser:
-    """One BrowserDriver on its own event loop, shared by the module's in-process runs."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.driver = BrowserDriver(BrowserOptions())
-
-    def run_coroutine(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run_until_complete(coroutine)
-
-    def run(
-        self,
-        data: dict[str, Any],
-        spool: Path,
-        nova: NovaActRunner | None,
-        *,
-        level: RecordingLevel = RecordingLevel.INFO,
-        variables: dict[str, Any] | None = None,
-    ) -> RunResult:
-        bound = bind(parse_script(data), variables or {})
-        run = self.executor(spool, nova).run(bound, LevelChoice(level, "test"))
-        return self.run_coroutine(run)
-
-    def executor(self, spool: Path, nova: NovaActRunner | None) -> ScriptExecutor:
-        settings = ExecutorSettings(spool_dir=spool, act_timeout_ms=60_000)
-        return ScriptExecutor(self.driver, LocalFolderStore(spool), settings, nova=nova)
+class Browser(InProcessBrowser):
+    executor_settings: ClassVar[dict[str, Any]] = {"act_timeout_ms": 60_000}
 
     def boxes(self, url: str, selectors: tuple[str, ...]) -> dict[str, dict[str, float]]:
         async def measure() -> dict[str, dict[str, float]]:
@@ -104,13 +77,7 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    browser = Browser()
-    browser.run_coroutine(browser.driver.start())
-    try:
-        yield browser
-    finally:
-        browser.run_coroutine(browser.driver.close())
-        browser.loop.close()
+    yield from started(Browser())
 
 
 @pytest.fixture(scope="module")

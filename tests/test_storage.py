@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES_DIR, CliResult, files_under
+from conftest import EXAMPLES_DIR, CliResult, files_under, wait_until
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from s3_servers import (
@@ -42,7 +42,6 @@ from s3_servers import (
     moto_s3,
     s3_server,
     seaweedfs,
-    wait_until,
 )
 
 from agent.demo.site import DemoSite

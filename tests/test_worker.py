@@ -16,7 +16,7 @@ import boto3
 import pytest
 from activity_harness import StepFunctions, WorkerProcess, browser_processes
 from botocore.config import Config
-from conftest import EXAMPLES_DIR, find_secret
+from conftest import EXAMPLES_DIR, find_secret, wait_until
 from localstack import aws_env
 from malformed_inputs import MALFORMED
 
@@ -464,20 +464,14 @@ def test_poll_errors_back_off_with_a_hint_and_the_worker_still_drains(
     worker.wait_until_serving()
     _wait_for_log(worker, "Hint: no such activity: check activity_arn")
     first = len(_poll_failures(worker))
-    _wait_until(lambda: len(_poll_failures(worker)) > first, "next failed poll after the backoff")
+    wait_until(
+        lambda: len(_poll_failures(worker)) > first, "next failed poll after the backoff", 10
+    )
     assert worker.stop() == 0
 
 
 def _poll_failures(worker: WorkerProcess) -> list[dict[str, Any]]:
     return [r for r in worker.log_records() if "GetActivityTask failed" in r["message"]]
-
-
-def _wait_until(condition: Any, what: str, timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {timeout_s} s")
-        time.sleep(0.05)
 
 
 def _wait_for_log(worker: WorkerProcess, fragment: str, timeout_s: float = 10) -> None:
